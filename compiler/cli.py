@@ -1,0 +1,117 @@
+"""The command line: parse options, call the core, pick a reporter, map outcomes to exit codes.
+
+Exit codes: 0 ok, 1 invalid input (or drift), 2 usage error, 3 internal error.
+Only this module prints. Heavy modules are imported inside the commands so
+that `regops validate` starts fast.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+@dataclasses.dataclass(frozen=True)
+class Globals:
+    verbose: bool
+    quiet: bool
+
+
+class RegopsGroup(click.Group):
+    """Turns unexpected exceptions into exit 3 with one line (a traceback only with -v)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except Exception as exc:  # noqa: BLE001 — the one place that catches everything
+            verbose = bool(ctx.obj and ctx.obj.verbose)
+            if verbose:
+                import traceback
+
+                traceback.print_exc()
+            # The exception text may quote input; print only its type unless asked.
+            click.echo(f"regops: internal error ({type(exc).__name__}); run with -v for details", err=True)
+            ctx.exit(EXIT_INTERNAL)
+
+
+@click.group(cls=RegopsGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="regops")
+@click.option("-v", "--verbose", is_flag=True, help="Show details, and tracebacks of internal errors.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only problems, no summary.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool, quiet: bool) -> None:
+    """regops compiles registry access for GitOps clusters.
+
+    \b
+    Example:
+      regops validate --config ./config
+    """
+    ctx.obj = Globals(verbose=verbose, quiet=quiet)
+
+
+FORMATS = click.Choice(["text", "json", "github"])
+CONFIG_DIR = click.Path(file_okay=False, dir_okay=True, exists=True, path_type=Path)
+
+
+@cli.command()
+@click.option("--config", "config_dir", type=CONFIG_DIR, default=".", show_default=True, help="Config directory.")
+@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True, help="Output format.")
+@click.pass_obj
+def validate(g: Globals, config_dir: Path, fmt: str) -> None:
+    """Check a config directory without any key (pre-commit, pull requests).
+
+    \b
+    Example:
+      regops validate --config examples/basic --format github
+    """
+    from .reporting import PROBLEM_REPORTERS
+    from .validation import validate_config
+
+    result = validate_config(config_dir)
+    problems = result.problems
+    out = PROBLEM_REPORTERS[fmt](problems, result.errors, result.warnings, len(result.files))
+    if g.quiet and fmt == "text":
+        out = "".join(line + "\n" for line in out.splitlines()[:-1])
+    click.echo(out, nl=False)
+    sys.exit(EXIT_OK if result.ok else EXIT_INVALID)
+
+
+@cli.command()
+@click.argument("kind", required=False, type=click.Choice(["registries", "clusters", "settings"], case_sensitive=False))
+@click.option("--write", "write_dir", type=click.Path(file_okay=False, path_type=Path), help="Write every schema file into this directory.")
+def schema(kind: str | None, write_dir: Path | None) -> None:
+    """Print the JSON Schema of an input file kind (generated from the models).
+
+    \b
+    Examples:
+      regops schema registries
+      regops schema --write schemas/
+    """
+    from . import schema as schemas
+
+    kinds = [schemas.KINDS[kind.lower()]] if kind else list(schemas.KINDS.values())
+    if write_dir is not None:
+        write_dir.mkdir(parents=True, exist_ok=True)
+        for k in kinds:
+            (write_dir / schemas.file_name(k)).write_text(schemas.render(k), encoding="utf-8")
+        return
+    if len(kinds) != 1:
+        raise click.UsageError("name a KIND (registries, clusters, settings) or use --write DIR")
+    click.echo(schemas.render(kinds[0]), nl=False)
+
+
+def main() -> None:
+    cli(prog_name="regops")
+
+
+if __name__ == "__main__":
+    main()

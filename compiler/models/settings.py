@@ -1,0 +1,36 @@
+"""Model of the optional `kind: Settings` file, regops.yaml (SPEC 1.3)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from .common import DNS1123_SUBDOMAIN, GO_DURATION, ApiVersion, Optional, SopsBlock, Strict
+
+
+class SettingsFile(Strict):
+    """regops.yaml: output directory and defaults."""
+
+    apiVersion: ApiVersion
+    kind: Literal["Settings"] = Field(description="Settings")
+    output: str = Field("rendered", min_length=1, description="Output directory, relative to the config directory.")
+    secretNamePrefix: str = Field(
+        "regcred-",
+        pattern=r"^[a-z0-9]([-a-z0-9.]*)?$",
+        max_length=100,
+        description="Prefix of generated Secret names (default regcred-).",
+    )
+    chartRefreshInterval: str = Field(
+        "10m", pattern=GO_DURATION, description="interval of chart-repository objects (default 10m)."
+    )
+    ecrRefreshInterval: str = Field(
+        "1h", pattern=GO_DURATION, description="refreshInterval of ECR ExternalSecrets (default 1h); tokens last 12h."
+    )
+    sops: SopsBlock | Optional = None
+
+
+DEFAULT_SETTINGS = SettingsFile(apiVersion="regops.io/v1alpha1", kind="Settings")
+
+# DNS1123_SUBDOMAIN is imported for the names rule, which checks prefix + name as a whole.
+__all__ = ["SettingsFile", "DEFAULT_SETTINGS", "DNS1123_SUBDOMAIN"]

