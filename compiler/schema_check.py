@@ -13,7 +13,7 @@ from typing import Any
 
 from . import schema
 from .loading import Document
-from .models.common import PATTERN_HINTS
+from .patterns import PATTERN_HINTS
 from .problems import Problem
 
 ENC_RE = re.compile(r"^ENC\[[A-Z0-9_]+,data:.*\]$", re.DOTALL)

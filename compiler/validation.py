@@ -57,7 +57,7 @@ def validate_config(config_dir: Path) -> ValidationResult:
         problems.extend(found)
         docs[kind].append(loaded.document)
 
-    config = _build(docs, structural, problems)
+    config = _build(docs, structural)
 
     from .rules import ALL_RULES
 
@@ -69,8 +69,8 @@ def validate_config(config_dir: Path) -> ValidationResult:
     return ValidationResult(_dedupe(problems), names, config)
 
 
-def _build(docs: dict[str, list[Document]], structural: dict[int, list[Problem]], problems: list[Problem]) -> Config:
-    from .models import DEFAULT_SETTINGS, Cluster, Registry, SettingsFile
+def _build(docs: dict[str, list[Document]], structural: dict[int, list[Problem]]) -> Config:
+    from .records import ClusterRecord, RegistryRecord, SettingsRecord, default_settings
 
     def clean(doc: Document, prefix: tuple) -> bool:
         want = ".".join(str(p) for p in prefix)
@@ -88,19 +88,16 @@ def _build(docs: dict[str, list[Document]], structural: dict[int, list[Problem]]
         for i, raw in enumerate(values):
             if not clean(doc, (key, i)):
                 continue
-            try:
-                out.append(Located(model.model_validate(raw), doc, (key, i)))
-            except Exception as exc:  # the schema should have caught it; report, don't crash
-                problems.append(doc.problem((key, i), f"invalid {key[:-1]}: {type(exc).__name__}", rule="model"))
+            out.append(Located(model(raw), doc, (key, i)))
         return out
 
-    registries = [loc for doc in docs["Registries"] for loc in items(doc, "registries", Registry)]
+    registries = [loc for doc in docs["Registries"] for loc in items(doc, "registries", RegistryRecord)]
     cluster_docs = docs["Clusters"]
-    clusters = [loc for doc in cluster_docs for loc in items(doc, "clusters", Cluster)]
-    settings = DEFAULT_SETTINGS
+    clusters = [loc for doc in cluster_docs for loc in items(doc, "clusters", ClusterRecord)]
+    settings = default_settings()
     settings_doc = docs["Settings"][0] if docs["Settings"] else None
     if settings_doc is not None and not structural.get(id(settings_doc)):
-        settings = SettingsFile.model_validate(settings_doc.data)
+        settings = SettingsRecord(settings_doc.data)
     every = docs["Settings"] + docs["Clusters"] + docs["Registries"]
     return Config(
         registries=registries,

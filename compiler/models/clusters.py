@@ -6,16 +6,17 @@ from typing import Literal
 
 from pydantic import Field
 
+from ..records import ClusterBehaviour
 from .common import ApiVersion, Label, Optional, SopsBlock, Strict, Subdomain
 
 
 class Recipients(Strict):
     """Who can decrypt this cluster's rendered Secrets."""
 
-    age: list[str] = Field(default_factory=list, description="age recipients (age1...).")
+    age: list[str] = Field([], description="age recipients (age1...).")
 
 
-class Cluster(Strict):
+class Cluster(ClusterBehaviour, Strict):
     """A cluster that receives rendered output."""
 
     name: Label = Field(description="Unique; a DNS-1123 label. Also the output directory of this cluster.")
@@ -28,11 +29,11 @@ class Cluster(Strict):
         min_length=1, description="Namespaces whose workloads pull from the registries."
     )
     serviceAccounts: list[Subdomain] = Field(
-        default_factory=lambda: ["default"],
+        ["default"],
         description="ServiceAccounts patched in each namespace (default [default]).",
     )
     extraImagePullSecrets: list[Subdomain] = Field(
-        default_factory=list,
+        [],
         description="Pull secrets managed elsewhere that must stay on those ServiceAccounts.",
     )
     recipients: Recipients = Field(description="Who can decrypt this cluster's Secrets; at least one in all.")
@@ -44,11 +45,6 @@ class Cluster(Strict):
         False, description="External Secrets Operator runs here (needed for ECR user-auth)."
     )
 
-    @property
-    def controller_namespace(self) -> str:
-        if self.controllerNamespace:
-            return self.controllerNamespace
-        return "flux-system" if self.syncTool == "flux" else "argocd"
 
 
 class ClustersFile(Strict):

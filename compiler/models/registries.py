@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from ..records import CredentialAccessBehaviour, RegistryBehaviour
 from .common import DNS1123_LABEL, ApiVersion, Optional, SopsBlock, Strict, Subdomain
 
 Provider = Literal["ecr", "docker", "azure", "artifact-registry", "gcr", "quay", "other"]
@@ -39,17 +40,17 @@ class Auth(Strict):
     secretAccessKey: str | Optional = Field(None, description=f"ecr user-auth: the AWS secret access key. {SECRET}")
 
 
-SECRET_AUTH_FIELDS: tuple[str, ...] = ("password", "token", "serviceAccountKey", "accessKeyId", "secretAccessKey")
+from ..providers import SECRET_AUTH_FIELDS  # noqa: E402  (re-exported)
 
 
-class CredentialAccess(Strict):
+class CredentialAccess(CredentialAccessBehaviour, Strict):
     """Which clusters this registry is made available to."""
 
     mode: Literal["auto-inject", "do-not-inject"] = Field(
         description="auto-inject: only the listed clusters; do-not-inject: every cluster except the listed ones."
     )
     clusters: list[str] = Field(
-        default_factory=list,
+        [],
         description='Cluster names or shell-style globs ("prod-*"); "*" is every cluster.',
     )
     source: Literal["registry-credentials", "image-pull-secret"] = Field(
@@ -63,15 +64,9 @@ class CredentialAccess(Strict):
         "added to the ServiceAccounts.",
     )
 
-    @property
-    def pull_secret_names(self) -> list[str]:
-        value = self.imagePullSecret
-        if value is None:
-            return []
-        return [value] if isinstance(value, str) else list(value)
 
 
-class Registry(Strict):
+class Registry(RegistryBehaviour, Strict):
     """A container or OCI registry."""
 
     name: Annotated[str, Field(pattern=DNS1123_LABEL, max_length=50)] = Field(
@@ -93,7 +88,7 @@ class Registry(Strict):
         False, description="Render chart-repository objects for Flux or Argo CD; needs chartRepositories."
     )
     chartRepositories: list[str] = Field(
-        default_factory=list,
+        [],
         description="Repository paths under the registry holding Helm charts (e.g. acme/charts). "
         "Required and non-empty when useAsChartRepository is true.",
     )
@@ -109,17 +104,6 @@ class Registry(Strict):
         None, description="provider other with connection secure-with-ca only: PEM, one or more certificates."
     )
 
-    @property
-    def is_private(self) -> bool:
-        return self.type == "private"
-
-    @property
-    def source(self) -> str:
-        return self.credentialAccess.source if self.credentialAccess else "registry-credentials"
-
-    @property
-    def effective_connection(self) -> str:
-        return self.connection or "secure"
 
 
 class RegistriesFile(Strict):

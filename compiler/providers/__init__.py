@@ -15,6 +15,8 @@ PROVIDERS: dict[str, Provider] = {
     p.name: p for p in (Ecr(), Docker(), Azure(), ArtifactRegistry(), Gcr(), Quay(), Other())
 }
 
+# Fields that must be SOPS-encrypted at rest, whatever the provider.
+SECRET_AUTH_FIELDS = ("password", "token", "serviceAccountKey", "accessKeyId", "secretAccessKey")
 ALL_AUTH_FIELDS = ("method", "username", "password", "token", "serviceAccountKey", "accessKeyId", "secretAccessKey")
 
 
@@ -27,4 +29,4 @@ def host_of(provider: str, url: str | None) -> str | None:
     return url if url is not None else PROVIDERS[provider].default_url
 
 
-__all__ = ["ALL_AUTH_FIELDS", "AuthShape", "HOST_RE", "PROVIDERS", "Provider", "SCHEME_RE", "get", "host_of"]
+__all__ = ["ALL_AUTH_FIELDS", "SECRET_AUTH_FIELDS", "AuthShape", "HOST_RE", "PROVIDERS", "Provider", "SCHEME_RE", "get", "host_of"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from ..models import SECRET_AUTH_FIELDS
+from ..providers import SECRET_AUTH_FIELDS
 from ..problems import Problem
 
 RULE = "secrets-at-rest"
