@@ -23,13 +23,13 @@ def _polymod(values: list[int]) -> int:
 
 def check_recipient(text: str) -> str | None:
     """Return why `text` is not an age X25519 recipient, or None when it is."""
-    if text != text.lower() and text != text.upper():
-        return "mixes upper and lower case"
     s = text.lower()
+    if s.startswith("age-secret-key-"):
+        return "is an age SECRET key, not a recipient: never put it in a config file"
     if not s.startswith("age1"):
-        if s.startswith("age-secret-key-"):
-            return "is an age SECRET key, not a recipient: never put it in a config file"
         return "does not start with age1"
+    if text != s and text != text.upper():
+        return "mixes upper and lower case"
     hrp, data = s[:3], s[4:]
     if any(c not in _CHARSET for c in data):
         return "contains characters outside the Bech32 alphabet"

@@ -1,0 +1,51 @@
+"""The hook in .pre-commit-hooks.yaml works as written, run the way pre-commit runs it."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _hook(hook_id: str) -> dict:
+    hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    return next(h for h in hooks if h["id"] == hook_id)
+
+
+def _run_entry(hook: dict, cwd: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    argv = shlex.split(hook["entry"]) + list(hook.get("args", []))
+    return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_validate_hook_shape():
+    hook = _hook("regops-validate")
+    assert hook["pass_filenames"] is False
+    assert hook["language"] == "python"
+
+
+def test_validate_hook_passes_a_good_config(tmp_path):
+    shutil.copytree(ROOT / "examples" / "basic", tmp_path / "cfg")
+    result = _run_entry(_hook("regops-validate"), tmp_path / "cfg")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip().endswith("0 errors, 0 warnings in 4 files")
+
+
+def test_validate_hook_fails_a_bad_config(tmp_path):
+    cfg = tmp_path / "cfg"
+    shutil.copytree(ROOT / "examples" / "basic", cfg)
+    text = (cfg / "registries.yaml").read_text()
+    assert "url: quay.io" in text
+    (cfg / "registries.yaml").write_text(text.replace("url: quay.io", "url: https://quay.io", 1))
+    result = _run_entry(_hook("regops-validate"), cfg)
+    assert result.returncode == 1
+    assert "registries.yaml:" in result.stdout
+    assert "write 'quay.io', not 'https://quay.io'" in result.stdout
+    assert result.stdout.strip().endswith("1 error, 0 warnings in 4 files")
