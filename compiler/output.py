@@ -43,6 +43,23 @@ def stage(output: Path, files: Mapping[str, bytes]) -> Path:
     return staging
 
 
+def carry_over(output: Path, staging: Path, replaced: set[str]) -> None:
+    """Copy top-level entries of the old tree that this render does not replace.
+
+    Clusters left out by --cluster and files regops did not write stay as they
+    were (copied with their metadata, symlinks as symlinks).
+    """
+    if not output.is_dir():
+        return
+    for entry in output.iterdir():
+        if entry.name in replaced or (staging / entry.name).exists():
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.copytree(entry, staging / entry.name, symlinks=True)
+        else:
+            shutil.copy2(entry, staging / entry.name, follow_symlinks=False)
+
+
 def swap_in(output: Path, staging: Path) -> None:
     """Make `staging` the output tree; the old tree is removed afterwards."""
     if not output.exists():

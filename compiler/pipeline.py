@@ -104,7 +104,7 @@ def render_one(cluster, registries, settings, auth) -> tuple[ClusterOutput, list
 
 
 def write(result: RenderResult) -> None:
-    from .output import stage, swap_in
+    from .output import carry_over, stage, swap_in
 
     assert result.output is not None
     files: dict[str, bytes] = {}
@@ -115,4 +115,5 @@ def write(result: RenderResult) -> None:
 
     files["catalog.json"] = catalog(result.registries).encode("utf-8")
     staging = stage(result.output, files)
+    carry_over(result.output, staging, {c.name for c in result.clusters} | {"catalog.json"})
     swap_in(result.output, staging)

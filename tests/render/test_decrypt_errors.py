@@ -70,3 +70,17 @@ def test_failed_render_leaves_previous_tree(config, tmp_path):
     f.write_text(f.read_text().replace("pushHelmPackages: false", "pushHelmPackages: true", 1))
     assert render(config, out, key)[0] == 1
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+def test_cluster_glob_leaves_other_clusters_untouched(config, tmp_path):
+    out = tmp_path / "out"
+    key = {"SOPS_AGE_KEY_FILE": str(config / "keys/config.agekey")}
+    assert render(config, out, key)[0] == 0
+    (out / "NOTES.md").write_text("not ours\n")
+    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.rglob("*") if p.is_file() and not p.relative_to(out).parts[0].startswith("prod-")}
+    result = CliRunner(env=key).invoke(cli, ["render", "--config", str(config), "--output", str(out), "--cluster", "prod-*"])
+    assert result.exit_code == 0, result.output
+    assert "prod-eu:" in result.output and "staging:" not in result.output
+    after = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.rglob("*") if p.is_file() and not p.relative_to(out).parts[0].startswith("prod-")}
+    assert {p: b for p, (b, _) in after.items() if p.name != "catalog.json"} == {p: b for p, (b, _) in before.items() if p.name != "catalog.json"}
+    assert (out / "NOTES.md").read_text() == "not ours\n"
