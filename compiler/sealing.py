@@ -29,6 +29,7 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import io
 import math
 import os
 import re
@@ -85,51 +86,54 @@ def seal(
     stamp = _rfc3339(lastmodified)
 
     walker = _Walker(AESGCM(data_key), _matcher(encrypted_regex))
-    tree = walker.branch(document, "", False)
+    walker.branch(document, "", False, tail=_SOPS_KEY)  # leaves the root mapping open
     mac = walker.mac.hexdigest().upper()
-    tree["sops"] = {
-        "age": [
-            {"recipient": text, "enc": pyrage.encrypt(data_key, [parsed], armored=True).decode("ascii")}
-            for text, parsed in stanzas
-        ],
-        "lastmodified": stamp,
-        "mac": walker.encrypt(mac.encode("ascii"), "str", stamp),
-        "encrypted_regex": encrypted_regex,
-        "version": SOPS_VERSION,
-    }
-    return yaml.dump(
-        tree,
-        Dumper=_Dumper,
-        default_flow_style=False,
-        sort_keys=False,
-        allow_unicode=False,  # escape non-ASCII: no YAML 1.1/1.2 line-break ambiguity
-        width=2**31 - 1,  # never fold ENC[...] or other long scalars
-        indent=2,
-    )
+    events = walker.events
+    events.append(_MAP_START)
+    events.append(_string("age"))
+    events.append(_SEQ_START)
+    for text, parsed in stanzas:
+        enc = pyrage.encrypt(data_key, [parsed], armored=True).decode("ascii")
+        events += (_MAP_START, _string("recipient"), _string(text), _string("enc"), _string(enc), _MAP_END)
+    events.append(_SEQ_END)
+    for key, value in (
+        ("lastmodified", _string(stamp)),
+        ("mac", _plain(walker.encrypt(mac.encode("ascii"), "str", stamp))),
+        ("encrypted_regex", _string(encrypted_regex)),
+        ("version", _string(SOPS_VERSION)),
+    ):
+        events += (_string(key), value)
+    events += (_MAP_END, _MAP_END, _DOC_END, _STREAM_END)
+    return _emit(events)
 
 
 class _Walker:
-    """One pass over the document: copies it, encrypts, and feeds the MAC."""
+    """One pass over the document: encrypts, feeds the MAC, and lists YAML events."""
 
-    __slots__ = ("_aead", "_matches", "mac")
+    __slots__ = ("_aead", "_matches", "events", "mac")
 
     def __init__(self, aead: AESGCM, matches: Any) -> None:
         self._aead = aead
         self._matches = matches
         self.mac = hashlib.sha512()
+        self.events: list[Any] = [_STREAM_START, _DOC_START]
 
-    def branch(self, mapping: Mapping[Any, Any], prefix: str, encrypted: bool) -> dict[str, Any]:
-        out: dict[str, Any] = {}
+    def branch(self, mapping: Mapping[Any, Any], prefix: str, encrypted: bool, tail: Any = None) -> None:
+        events = self.events
+        events.append(_MAP_START)
         for key, value in mapping.items():
             if not isinstance(key, str):
                 # sops refuses non-string keys, and go-yaml would retype them.
-                raise TypeError(f"non-string key {key!r} under {prefix or '<root>'!r}")
+                raise TypeError(f"non-string key of type {type(key).__name__} under {prefix or '<root>'!r}")
             key = str.__str__(key)
-            path = prefix + key + ":"
-            out[key] = self.value(value, path, encrypted or self._matches(key))
-        return out
+            events.append(_string(key))
+            self.value(value, prefix + key + ":", encrypted or self._matches(key))
+        if tail is None:
+            events.append(_MAP_END)
+        else:
+            events.append(tail)
 
-    def value(self, value: Any, path: str, encrypted: bool) -> Any:
+    def value(self, value: Any, path: str, encrypted: bool) -> None:
         kind = type(value)
         if kind is str:
             text = value
@@ -138,11 +142,17 @@ class _Walker:
             text = "True" if value else "False"  # sops keeps the Python spelling
             type_name = "bool"
         elif value is None:
-            return None  # sops neither encrypts nor hashes nulls
+            self.events.append(_NULL)  # sops neither encrypts nor hashes nulls
+            return
         elif isinstance(value, Mapping):
-            return self.branch(value, path, encrypted)
+            self.branch(value, path, encrypted)
+            return
         elif isinstance(value, (list, tuple)):
-            return [self.value(item, path, encrypted) for item in value]
+            self.events.append(_SEQ_START)
+            for item in value:
+                self.value(item, path, encrypted)  # sops adds no index to the path
+            self.events.append(_SEQ_END)
+            return
         elif isinstance(value, str):
             value = text = str.__str__(value)
             type_name = "str"
@@ -160,9 +170,12 @@ class _Walker:
             raise TypeError(f"cannot seal a {kind.__name__} at {path!r}")
         plain = text.encode("utf-8")
         self.mac.update(plain)
-        if not encrypted or (type_name == "str" and not plain):
-            return value  # sops leaves empty strings unencrypted
-        return self.encrypt(plain, type_name, path)
+        if encrypted and plain:  # sops leaves empty strings unencrypted
+            self.events.append(_plain(self.encrypt(plain, type_name, path)))
+        elif type_name == "str":
+            self.events.append(_string(value))
+        else:
+            self.events.append(_scalar(value))
 
     def encrypt(self, plain: bytes, type_name: str, additional_data: str) -> str:
         iv = os.urandom(_IV_SIZE)
@@ -235,6 +248,90 @@ def _parse_recipient(text: str) -> Any:
 
 
 # --- YAML output ----------------------------------------------------------
+#
+# We hand events straight to libyaml's emitter: PyYAML's representer and its
+# per-scalar resolver calls cost more than all the cryptography, and events
+# let us decide once per string whether it may be written plain.  libyaml
+# still picks a valid style for every scalar.
+
+try:
+    from yaml.cyaml import CEmitter as _Emitter
+except ImportError:  # PyYAML built without libyaml: same output, slower
+    from yaml.emitter import Emitter as _Emitter  # type: ignore[assignment]
+_TAG = "tag:yaml.org,2002:"
+_STREAM_START = yaml.StreamStartEvent()
+_STREAM_END = yaml.StreamEndEvent()
+_DOC_START = yaml.DocumentStartEvent(explicit=False)
+_DOC_END = yaml.DocumentEndEvent(explicit=False)
+_MAP_START = yaml.MappingStartEvent(None, None, True, flow_style=False)
+_MAP_END = yaml.MappingEndEvent()
+_SEQ_START = yaml.SequenceStartEvent(None, None, True, flow_style=False)
+_SEQ_END = yaml.SequenceEndEvent()
+_NULL = yaml.ScalarEvent(None, _TAG + "null", (True, False), "null")
+_SOPS_KEY = yaml.ScalarEvent(None, _STR_TAG, (True, True), "sops")
+
+
+def _emit(events: list[Any]) -> str:
+    stream = io.StringIO()
+    emitter = _Emitter(
+        stream,
+        indent=2,
+        width=2**31 - 1,  # never fold ENC[...] or other long scalars
+        allow_unicode=False,  # escape non-ASCII: no YAML 1.1/1.2 line-break ambiguity
+    )
+    for event in events:
+        emitter.emit(event)
+    return stream.getvalue()
+
+
+def _plain(text: str) -> Any:
+    # ENC[...] values: plain-safe and never mistaken for another type.
+    return yaml.ScalarEvent(None, _STR_TAG, (True, True), text)
+
+
+def _string(text: str) -> Any:
+    # Literal blocks keep multi-line values (and the armored age keys, as sops
+    # writes them) readable; libyaml falls back to quotes where it must.
+    style = "|" if "\n" in text else None
+    return yaml.ScalarEvent(None, _STR_TAG, (_plain_is_string(text), True), text, style=style)
+
+
+def _scalar(value: bool | int | float) -> Any:
+    # The spellings of PyYAML's SafeRepresenter; go-yaml reads them back as
+    # the same bool, int or float64 (ints are bounded to int64 above).
+    if value is True or value is False:
+        return yaml.ScalarEvent(None, _TAG + "bool", (True, False), "true" if value else "false")
+    if isinstance(value, int):
+        return yaml.ScalarEvent(None, _TAG + "int", (True, False), str(value))
+    if value != value:
+        text = ".nan"
+    elif math.isinf(value):
+        text = ".inf" if value > 0 else "-.inf"
+    else:
+        text = repr(value).lower()
+        if "." not in text and "e" in text:
+            text = text.replace("e", ".0e", 1)  # YAML 1.1 floats need a dot
+    return yaml.ScalarEvent(None, _TAG + "float", (True, False), text)
+
+
+@functools.lru_cache(maxsize=16384)
+def _plain_is_string(text: str) -> bool:
+    """Whether ``text`` written plain reads back as this string everywhere.
+
+    Both YAML 1.1 readers (PyYAML; go-yaml v2 in older Kubernetes tooling,
+    which also takes ``y``/``n`` for bools) and go-yaml v3, through which sops
+    computes the MAC, must agree.
+    """
+    if text in _YAML11_SHORT_BOOLS or text == "":
+        return False
+    for _tag, regexp in _YAML11_RESOLVERS.get(text[0], ()):
+        if regexp.match(text):
+            return False
+    return not _go_reads_as_non_string(text)
+
+
+_YAML11_RESOLVERS = yaml.resolver.Resolver.yaml_implicit_resolvers
+_YAML11_SHORT_BOOLS = frozenset("y Y n N".split())
 
 # Plain scalars that go-yaml v3 (resolve.go) does not read as strings.  We
 # quote a superset: quoting is always safe, leaving one plain is not.
@@ -265,28 +362,3 @@ def _go_reads_as_non_string(text: str) -> bool:
             return True
         return _GO_NUMBER.match(text.replace("_", "")) is not None  # go-yaml drops '_'
     return False
-
-
-_BaseDumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-
-
-class _Dumper(_BaseDumper):  # type: ignore[misc, valid-type]
-    def ignore_aliases(self, data: Any) -> bool:
-        return True  # no anchors: every file reads on its own
-
-    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
-        # The emitter writes a string plain only if resolving it plain yields
-        # str; also answering "not str" for go-yaml's non-strings makes it quote.
-        tag = super().resolve(kind, value, implicit)
-        if kind is yaml.ScalarNode and implicit[0] and tag == _STR_TAG and _go_reads_as_non_string(value):
-            return "tag:yaml.org,2002:int"
-        return tag
-
-
-def _represent_str(dumper: Any, value: str) -> Any:
-    # Literal blocks keep multi-line values (and the armored age keys, as sops
-    # writes them) readable; the emitter falls back to quotes where it must.
-    return dumper.represent_scalar(_STR_TAG, value, style="|" if "\n" in value else None)
-
-
-_Dumper.add_representer(str, _represent_str)
