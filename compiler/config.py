@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Generic, TypeVar
 
 from .loading import Document, Path_
@@ -46,3 +47,10 @@ class Config:
     documents: list[Document]  # every loaded document, for the secrets-at-rest layer
     registry_docs: list[Document]
     clusters_doc: Document | None
+
+    @functools.cached_property
+    def available(self) -> list[frozenset[str]]:
+        """Per registry (same order as `registries`), the clusters it is available to."""
+        from .access import availability
+
+        return availability([r.model for r in self.registries], [c.model.name for c in self.clusters])

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 
-from .access import selects
-
 WORKLOAD = "workload"  # every namespace of the cluster
 CONTROLLER = "controller"  # the cluster's controllerNamespace
 
@@ -61,10 +59,8 @@ class GeneratedName:
     what: str  # a few words for error messages
 
 
-def generated(reg, cluster, prefix: str) -> list[GeneratedName]:
-    """Every object name `reg` produces in `cluster` (empty when not available to it)."""
-    if not selects(reg.credentialAccess, cluster.name):
-        return []
+def generated(reg, sync_tool: str, prefix: str) -> list[GeneratedName]:
+    """Every object name `reg` produces in a cluster of `sync_tool` it is available to."""
     out: list[GeneratedName] = []
     if pulls_with_own_secret(reg):
         out.append(GeneratedName(WORKLOAD, "Secret", pull_secret(prefix, reg.name), "pull Secret"))
@@ -73,15 +69,15 @@ def generated(reg, cluster, prefix: str) -> list[GeneratedName]:
             out.append(GeneratedName(WORKLOAD, "Secret", aws_keys_secret(prefix, reg.name), "AWS keys Secret"))
             out.append(GeneratedName(WORKLOAD, "ECRAuthorizationToken", ecr_generator(prefix, reg.name), "ECR token generator"))
     if reg.useAsChartRepository:
-        out.extend(_chart_names(reg, cluster, prefix))
+        out.extend(_chart_names(reg, sync_tool, prefix))
     return out
 
 
-def _chart_names(reg, cluster, prefix: str) -> list[GeneratedName]:
+def _chart_names(reg, sync_tool: str, prefix: str) -> list[GeneratedName]:
     out: list[GeneratedName] = []
     private = reg.is_private and reg.auth is not None
     ecr = reg.provider == "ecr"
-    if cluster.syncTool == "flux":
+    if sync_tool == "flux":
         for path in reg.chartRepositories:
             out.append(GeneratedName(CONTROLLER, "HelmRepository", chart_repository(reg.name, path), f"HelmRepository for {path}"))
         if private and not (ecr and reg.auth.method == "iam-role"):
@@ -97,7 +93,7 @@ def _chart_names(reg, cluster, prefix: str) -> list[GeneratedName]:
             if ecr:
                 out.append(GeneratedName(CONTROLLER, "ExternalSecret", name, f"ECR ExternalSecret for {path}"))
     if ecr and private:
-        if cluster.syncTool == "argocd" or reg.auth.method != "iam-role":
+        if sync_tool == "argocd" or reg.auth.method != "iam-role":
             out.append(GeneratedName(CONTROLLER, "ECRAuthorizationToken", ecr_generator(prefix, reg.name), "ECR token generator"))
         if reg.auth.method != "iam-role":
             out.append(GeneratedName(CONTROLLER, "Secret", aws_keys_secret(prefix, reg.name), "AWS keys Secret"))

@@ -61,8 +61,6 @@ class Record:
     _def: ClassVar[str | None]  # name under $defs, or None for the top level
     _nested: ClassVar[dict[str, type[Record]]] = {}
 
-    __slots__ = ("_data",)
-
     def __init__(self, data: dict[str, Any]):
         self._data = data
 
@@ -73,11 +71,16 @@ class Record:
         if name in data:
             value = data[name]
             nested = self._nested.get(name)
-            return nested(value) if nested is not None and isinstance(value, dict) else value
-        defaults = _defaults(self._kind, self._def)
-        if name in defaults:
-            return defaults[name]
-        raise AttributeError(name)
+            if nested is not None and isinstance(value, dict):
+                value = nested(value)
+        else:
+            defaults = _defaults(self._kind, self._def)
+            if name not in defaults:
+                raise AttributeError(name)
+            value = defaults[name]
+        # Cache on the instance: the next access is a plain attribute lookup.
+        self.__dict__[name] = value
+        return value
 
     def __eq__(self, other: object) -> bool:
         return type(self) is type(other) and self._data == other._data  # type: ignore[attr-defined]
@@ -96,34 +99,28 @@ def _defaults(kind: str, definition: str | None) -> dict[str, Any]:
 
 class AuthRecord(Record):
     _kind, _def = "Registries", "Auth"
-    __slots__ = ()
 
 
 class CredentialAccessRecord(CredentialAccessBehaviour, Record):
     _kind, _def = "Registries", "CredentialAccess"
-    __slots__ = ()
 
 
 class RegistryRecord(RegistryBehaviour, Record):
     _kind, _def = "Registries", "Registry"
     _nested = {"auth": AuthRecord, "credentialAccess": CredentialAccessRecord}
-    __slots__ = ()
 
 
 class RecipientsRecord(Record):
     _kind, _def = "Clusters", "Recipients"
-    __slots__ = ()
 
 
 class ClusterRecord(ClusterBehaviour, Record):
     _kind, _def = "Clusters", "Cluster"
     _nested = {"recipients": RecipientsRecord}
-    __slots__ = ()
 
 
 class SettingsRecord(Record):
     _kind, _def = "Settings", None
-    __slots__ = ()
 
 
 def default_settings() -> SettingsRecord:

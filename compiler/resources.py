@@ -18,6 +18,5 @@ def data_dir(name: str) -> Path:
     beside = _ROOT / name
     if beside.is_dir():
         return beside
-    import importlib.resources
-
-    return Path(str(importlib.resources.files(f"compiler.{name}")))
+    # Installed from a wheel: packaged as compiler/<name> next to this module.
+    return Path(__file__).resolve().parent / name

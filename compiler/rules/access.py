@@ -12,13 +12,16 @@ RULE = "credential-access"
 
 def check(config) -> Iterator[Problem]:
     names = [c.model.name for c in config.clusters]
+    matches: dict[str, bool] = {}  # pattern -> matches some cluster; fleets repeat patterns
     for loc in config.registries:
         reg = loc.model
         access = reg.credentialAccess
         if access is None:
             continue
         for i, pattern in enumerate(access.clusters):
-            if names and not any(fnmatchcase(n, pattern) for n in names):
+            if pattern not in matches:
+                matches[pattern] = any(fnmatchcase(n, pattern) for n in names)
+            if names and not matches[pattern]:
                 yield loc.problem(("credentialAccess", "clusters", i), f"'{pattern}' matches no cluster in clusters.yaml", severity=Severity.WARNING, rule=RULE)
         if access.mode == "auto-inject" and not access.clusters:
             yield loc.problem(("credentialAccess", "clusters"), "auto-inject with no clusters makes the registry available nowhere", severity=Severity.WARNING, rule=RULE, key=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..access import selects
 from ..naming import is_ecr_user_auth, pulls_with_own_secret
 from ..problems import Problem
 
@@ -17,13 +16,13 @@ RULE = "ecr-external-secrets"
 
 
 def check(config) -> Iterator[Problem]:
-    for loc in config.registries:
+    for index, loc in enumerate(config.registries):
         reg = loc.model
         if reg.provider != "ecr" or not reg.is_private or reg.auth is None:
             continue
         for cl in config.clusters:
             cluster = cl.model
-            if cluster.externalSecrets or not selects(reg.credentialAccess, cluster.name):
+            if cluster.externalSecrets or cluster.name not in config.available[index]:
                 continue
             why = None
             if pulls_with_own_secret(reg):
