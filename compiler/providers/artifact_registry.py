@@ -4,23 +4,16 @@ from __future__ import annotations
 
 import re
 
-from . import gcp
-from .base import AuthShape, Provider
+from .gcp import ServiceAccountKeyProvider
 
 HOST_RE = re.compile(r"^[a-z]+(-[a-z]+)*[0-9]*-docker\.pkg\.dev$")
 
 
-class ArtifactRegistry(Provider):
+class ArtifactRegistry(ServiceAccountKeyProvider):
     name = "artifact-registry"
     url_form = "<region>-docker.pkg.dev"
-
-    def auth_shape(self, method: str | None) -> AuthShape:
-        return AuthShape(required=("serviceAccountKey",), secret=("serviceAccountKey",))
 
     def check_host(self, host: str) -> str | None:
         if not HOST_RE.match(host):
             return f"Artifact Registry url must be {self.url_form} (e.g. europe-west1-docker.pkg.dev)"
         return None
-
-    def credentials(self, auth: dict[str, str]) -> tuple[str, str]:
-        return gcp.credentials(auth)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 
+from .base import AuthShape, Provider
+
 REQUIRED_KEY_FIELDS = ("type", "project_id", "private_key", "client_email")
 
 
@@ -33,3 +35,13 @@ def compact_key(text: str) -> str:
 
 def credentials(auth: dict[str, str]) -> tuple[str, str]:
     return "_json_key", compact_key(auth["serviceAccountKey"])
+
+
+class ServiceAccountKeyProvider(Provider):
+    """GCR and Artifact Registry log in alike: `_json_key` and the compact key."""
+
+    def auth_shape(self, method: str | None) -> AuthShape:
+        return AuthShape(required=("serviceAccountKey",), secret=("serviceAccountKey",))
+
+    def credentials(self, auth: dict[str, str]) -> tuple[str, str]:
+        return credentials(auth)
