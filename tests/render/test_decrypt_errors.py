@@ -84,3 +84,19 @@ def test_cluster_glob_leaves_other_clusters_untouched(config, tmp_path):
     after = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.rglob("*") if p.is_file() and not p.relative_to(out).parts[0].startswith("prod-")}
     assert {p: b for p, (b, _) in after.items() if p.name != "catalog.json"} == {p: b for p, (b, _) in before.items() if p.name != "catalog.json"}
     assert (out / "NOTES.md").read_text() == "not ours\n"
+
+
+def test_invalid_rendered_object_blocks_the_write(config, tmp_path, monkeypatch):
+    import compiler.manifests as manifests
+
+    real = manifests.check
+
+    def strict(obj, version):
+        found = real(obj, version)
+        return found + (["spec.url: broken on purpose"] if obj.get("kind") == "HelmRepository" else [])
+
+    monkeypatch.setattr(manifests, "check", strict)
+    code, output = render(config, tmp_path / "out", {"SOPS_AGE_KEY_FILE": str(config / "keys/config.agekey")})
+    assert code == 1
+    assert "helmrepository-docker-hub-acme-charts.yaml: error: rendered object is invalid: spec.url: broken on purpose" in output
+    assert not (tmp_path / "out").exists()
