@@ -89,32 +89,62 @@ def validate(g: Globals, config_dir: Path, fmt: str) -> None:
 @click.option("--config", "config_dir", type=CONFIG_DIR, default=".", show_default=True, help="Config directory.")
 @click.option("--output", type=click.Path(file_okay=False, path_type=Path), help="Output directory (default: Settings output, relative to the config).")
 @click.option("--cluster", "clusters", multiple=True, metavar="GLOB", help="Render only matching clusters (repeatable).")
-@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True, help="Format of problems.")
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 and list what would change when the tree is stale.")
+@click.option("--wait", is_flag=True, help="Wait for another render of the same output instead of failing.")
+@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True, help="Format of problems and of --check.")
 @click.pass_obj
-def render(g: Globals, config_dir: Path, output: Path | None, clusters: tuple[str, ...], fmt: str) -> None:
+def render(g: Globals, config_dir: Path, output: Path | None, clusters: tuple[str, ...], check: bool, wait: bool, fmt: str) -> None:
     """Decrypt the registries and render every cluster's manifests, each Secret sealed for its cluster.
 
     Needs the config's decryption key, as sops does (SOPS_AGE_KEY_FILE, ...).
+    Unchanged files keep their bytes; files regops no longer produces are removed;
+    files it did not write are left alone and reported.
 
     \b
-    Example:
+    Examples:
       SOPS_AGE_KEY_FILE=key.txt regops render --config examples/basic
+      regops render --config examples/basic --check     # the CI drift gate
     """
     from . import pipeline
-    from .reporting import PROBLEM_REPORTERS
+    from .reporting import PROBLEM_REPORTERS, render_report
 
-    request = pipeline.RenderRequest(config_dir=config_dir, output=output, clusters=clusters, verbose=g.verbose)
-    result = pipeline.build(request)
+    request = pipeline.RenderRequest(config_dir=config_dir, output=output, clusters=clusters, verbose=g.verbose, check=check, wait=wait)
+    result = pipeline.run(request)
     if not result.ok:
         errors = sum(1 for p in result.problems if p.severity.value == "error")
         click.echo(PROBLEM_REPORTERS[fmt](result.problems, errors, len(result.problems) - errors, result.files_checked), nl=False)
         click.echo("nothing was written", err=True)
         sys.exit(EXIT_INVALID)
-    pipeline.write(result)
-    if not g.quiet:
-        for cluster in result.clusters:
-            click.echo(f"{cluster.name}: {len(cluster.files)} files ({cluster.secrets} sealed Secrets)")
-        click.echo(f"rendered {len(result.clusters)} clusters into {result.output}")
+    click.echo(render_report(result, fmt, check=check, quiet=g.quiet, verbose=g.verbose), nl=False)
+    sys.exit(EXIT_INVALID if check and result.diff.any else EXIT_OK)
+
+
+@cli.command()
+@click.option("--config", "config_dir", type=CONFIG_DIR, default=".", show_default=True, help="Config directory.")
+@click.option("--output", type=click.Path(file_okay=False, path_type=Path), help="Output directory to compare with.")
+@click.option("--cluster", "clusters", multiple=True, metavar="GLOB", help="Only matching clusters (repeatable).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_obj
+def plan(g: Globals, config_dir: Path, output: Path | None, clusters: tuple[str, ...], fmt: str) -> None:
+    """Show which registry reaches which cluster, namespace and ServiceAccount, and what a render would change.
+
+    No secret values are shown. The change list needs the config key, like render.
+
+    \b
+    Example:
+      SOPS_AGE_KEY_FILE=key.txt regops plan --config examples/basic --format json
+    """
+    from . import pipeline
+    from .reporting import PROBLEM_REPORTERS, plan_report
+
+    request = pipeline.RenderRequest(config_dir=config_dir, output=output, clusters=clusters, verbose=g.verbose, check=True)
+    result = pipeline.run(request)
+    if not result.ok:
+        errors = sum(1 for p in result.problems if p.severity.value == "error")
+        click.echo(PROBLEM_REPORTERS["json" if fmt == "json" else "text"](result.problems, errors, len(result.problems) - errors, result.files_checked), nl=False)
+        sys.exit(EXIT_INVALID)
+    click.echo(plan_report(result, fmt), nl=False)
+    sys.exit(EXIT_OK)
 
 
 @cli.command()

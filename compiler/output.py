@@ -1,23 +1,269 @@
-"""Writing the output tree: build it aside, then swap it in with one atomic step.
+"""The output tree: what changed, ownership, pruning, a lock, and one atomic swap.
 
-The new tree is staged in a sibling directory and exchanged with the old one
-by renameat2(RENAME_EXCHANGE), so at every instant the output path holds a
-complete tree. Where the exchange is unavailable, two renames are used and the
-window between them is reported as a limitation in the README.
+A render compares what it produced with what the tree holds (through the
+render state of `state.py`), seals only Secrets whose plaintext or recipients
+changed, and keeps every other file's bytes and mtime. When anything changed,
+the new tree is staged beside the old one — unchanged files hard-linked, not
+copied — and exchanged with it by renameat2(RENAME_EXCHANGE): at every instant
+the output path holds either the complete old or the complete new tree.
+
+Files regops did not write are never touched; they are carried into the new
+tree as they are and reported as foreign. Symlinks are carried as symlinks and
+never followed; regops refuses to write through one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
+import dataclasses
+import errno
+import fcntl
+import json
 import os
 import shutil
+import socket
 import tempfile
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+from . import state as st
 
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
+MANAGED_LABEL = "app.kubernetes.io/managed-by: regops"
+
+
+class OutputError(Exception):
+    """The output tree cannot be written as asked; the message says why and what to do."""
+
+
+class LockBusy(OutputError):
+    pass
+
+
+@dataclasses.dataclass
+class Produced:
+    """One file a render wants in a cluster directory (or the root)."""
+
+    path: str
+    content: bytes | None = None  # plain files
+    obj: dict | None = None  # Secrets: sealed only when changed
+    recipients: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass
+class Diff:
+    added: list[str] = dataclasses.field(default_factory=list)
+    changed: list[str] = dataclasses.field(default_factory=list)
+    removed: list[str] = dataclasses.field(default_factory=list)
+    foreign: list[str] = dataclasses.field(default_factory=list)
+    unchanged: int = 0
+
+    @property
+    def any(self) -> bool:
+        return bool(self.added or self.changed or self.removed)
+
+
+@dataclasses.dataclass
+class _DirPlan:
+    """What to do in one directory (a cluster's, or the root with prefix '')."""
+
+    prefix: str
+    writes: dict[str, bytes]
+    removes: list[str]
+    new_state: st.DirState
+    state_bytes: bytes | None  # None: the state file is unchanged
+
+
+class OutputTree:
+    def __init__(self, root: Path, key: bytes, seal: Callable[[dict, tuple[str, ...]], str], seal_params: str):
+        self.root = root
+        self.key = key
+        self.seal = seal
+        self.seal_params = seal_params
+        self.diff = Diff()
+        self._plans: list[_DirPlan] = []
+        self.sealed = 0
+
+    # ---- comparing
+
+    def _existing(self, path: Path) -> bytes | None:
+        """Bytes of a regular file at `path`; None when absent. Never follows a symlink."""
+        try:
+            if path.is_symlink() or not path.is_file():
+                return None
+            return path.read_bytes()
+        except OSError:
+            return None
+
+    def _owned_by_label(self, data: bytes | None) -> bool:
+        # A file that says it is regops-managed (metadata stays readable in sealed
+        # files) is adopted even without state, e.g. after the state file was lost.
+        return data is not None and MANAGED_LABEL.encode() in data
+
+    def add_dir(self, prefix: str, produced: list[Produced], *, extra_state: dict | None = None) -> None:
+        """Compare one directory (`prefix` '' is the root, else a cluster name) with what it should hold."""
+        base = self.root / prefix if prefix else self.root
+        old = st.load(base / st.STATE_FILE) or st.DirState({})
+        files: dict[str, st.FileState] = {}
+        writes: dict[str, bytes] = {}
+        for item in produced:
+            rel = f"{prefix}/{item.path}" if prefix else item.path
+            existing = self._existing(base / item.path)
+            before = old.files.get(item.path)
+            owned = before is not None or self._owned_by_label(existing)
+            if existing is not None and not owned:
+                raise OutputError(f"{rel} exists and was not written by regops; move it away and render again")
+            if (base / item.path).is_symlink():
+                raise OutputError(f"{rel} is a symlink; regops does not write through symlinks")
+            if item.obj is not None:
+                fp = st.secret_fingerprint(self.key, item.obj, item.recipients, self.seal_params)
+                if existing is not None and before is not None and before.hmac == fp and st.sha256(existing) == before.sha256:
+                    files[item.path] = before
+                    self.diff.unchanged += 1
+                    continue
+                data = self.seal(item.obj, item.recipients).encode("utf-8")
+                self.sealed += 1
+                files[item.path] = st.FileState(st.sha256(data), fp)
+            else:
+                data = item.content or b""
+                files[item.path] = st.FileState(st.sha256(data))
+                if existing == data:
+                    self.diff.unchanged += 1
+                    continue
+            writes[item.path] = data
+            (self.diff.changed if existing is not None else self.diff.added).append(rel)
+        produced_paths = {p.path for p in produced}
+        removes = [p for p in old.files if p not in produced_paths and p not in (st.STATE_FILE,)]
+        for p in removes:
+            if self._existing(base / p) is not None:
+                self.diff.removed.append(f"{prefix}/{p}" if prefix else p)
+        new_state = st.DirState(files, **(extra_state or {}))
+        state_bytes = new_state.dumps()
+        if self._existing(base / st.STATE_FILE) == state_bytes:
+            state_bytes = None
+        self._plans.append(_DirPlan(prefix, writes, removes, new_state, state_bytes))
+
+    def drop_dir(self, prefix: str) -> None:
+        """A cluster that is gone: remove every file its state says regops owns."""
+        old = st.load(self.root / prefix / st.STATE_FILE)
+        if old is None:
+            return
+        removes = list(old.files) + [st.STATE_FILE]
+        for p in old.files:
+            if self._existing(self.root / prefix / p) is not None:
+                self.diff.removed.append(f"{prefix}/{p}")
+        self._plans.append(_DirPlan(prefix, {}, removes, st.DirState({}), None))
+
+    def find_foreign(self) -> None:
+        """Files in the tree that no state owns: reported, never touched."""
+        owned: set[str] = {st.STATE_FILE}
+        for plan in self._plans:
+            pre = f"{plan.prefix}/" if plan.prefix else ""
+            owned.update(pre + p for p in plan.new_state.files)
+            owned.update(pre + p for p in plan.removes)
+            owned.add(pre + st.STATE_FILE)
+        if not self.root.is_dir():
+            return
+        for dirpath, dirnames, filenames in os.walk(self.root, followlinks=False):
+            rel_dir = os.path.relpath(dirpath, self.root)
+            for name in filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
+                rel = name if rel_dir == "." else f"{rel_dir}/{name}"
+                if rel not in owned:
+                    self.diff.foreign.append(rel)
+        self.diff.foreign.sort()
+
+    # ---- writing
+
+    def commit(self) -> None:
+        """Stage the new tree beside the old one and swap it in. Nothing to do when nothing changed."""
+        if not self.diff.any and all(p.state_bytes is None for p in self._plans):
+            return
+        staging = _stage_copy(self.root)
+        try:
+            for plan in self._plans:
+                base = staging / plan.prefix if plan.prefix else staging
+                for rel in plan.removes:
+                    _remove(staging, base / rel)
+                for rel, data in plan.writes.items():
+                    _write(staging, base / rel, data)
+                if plan.state_bytes is not None:
+                    _write(staging, base / st.STATE_FILE, plan.state_bytes)
+                elif not plan.new_state.files and plan.prefix:
+                    _remove(staging, base / st.STATE_FILE)
+            _swap_in(self.root, staging)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+
+
+def _check_inside(staging: Path, target: Path) -> None:
+    """Refuse any path whose directories include a symlink: it could point out of the tree."""
+    current = staging
+    for part in target.relative_to(staging).parts[:-1]:
+        current = current / part
+        if current.is_symlink():
+            raise OutputError(f"{current.relative_to(staging)} is a symlink; regops does not write through symlinks")
+
+
+def _write(staging: Path, target: Path, data: bytes) -> None:
+    _check_inside(staging, target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Unlink first: the old file is a hard link shared with the live tree.
+    with contextlib.suppress(FileNotFoundError):
+        target.unlink()
+    with open(target, "xb") as fh:
+        fh.write(data)
+
+
+def _remove(staging: Path, target: Path) -> None:
+    _check_inside(staging, target)
+    if target.is_symlink() or not target.exists():
+        return
+    target.unlink()
+    parent = target.parent
+    while parent != staging:
+        try:
+            parent.rmdir()  # only when empty: foreign files keep their directory
+        except OSError:
+            break
+        parent = parent.parent
+
+
+def _stage_copy(root: Path) -> Path:
+    """A sibling directory holding the current tree as hard links (symlinks as symlinks)."""
+    root.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.regops-new-", dir=root.parent))
+    if not root.is_dir():
+        # mkdtemp makes 0700; a new output tree gets the usual permissions.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(staging, 0o777 & ~umask)
+        return staging
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        rel = os.path.relpath(dirpath, root)
+        dest = staging if rel == "." else staging / rel
+        for d in dirnames:
+            src = os.path.join(dirpath, d)
+            if os.path.islink(src):
+                os.symlink(os.readlink(src), dest / d)
+            else:
+                (dest / d).mkdir()
+                shutil.copystat(src, dest / d, follow_symlinks=False)
+        for f in filenames:
+            src = os.path.join(dirpath, f)
+            if os.path.islink(src):
+                os.symlink(os.readlink(src), dest / f)
+            else:
+                try:
+                    os.link(src, dest / f, follow_symlinks=False)
+                except OSError:
+                    shutil.copy2(src, dest / f, follow_symlinks=False)
+    shutil.copystat(root, staging, follow_symlinks=False)
+    return staging
 
 
 def _exchange(a: Path, b: Path) -> bool:
@@ -27,49 +273,55 @@ def _exchange(a: Path, b: Path) -> bool:
     except (OSError, AttributeError):
         return False
     fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
-    rc = fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
-    return rc == 0
+    return fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0
 
 
-def stage(output: Path, files: Mapping[str, bytes]) -> Path:
-    """Write `files` (relative path -> bytes) into a new directory beside `output`."""
-    output.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.regops-new-", dir=output.parent))
-    for rel, content in files.items():
-        target = staging / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with open(target, "wb") as fh:
-            fh.write(content)
-    return staging
-
-
-def carry_over(output: Path, staging: Path, replaced: set[str]) -> None:
-    """Copy top-level entries of the old tree that this render does not replace.
-
-    Clusters left out by --cluster and files regops did not write stay as they
-    were (copied with their metadata, symlinks as symlinks).
-    """
-    if not output.is_dir():
-        return
-    for entry in output.iterdir():
-        if entry.name in replaced or (staging / entry.name).exists():
-            continue
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.copytree(entry, staging / entry.name, symlinks=True)
-        else:
-            shutil.copy2(entry, staging / entry.name, follow_symlinks=False)
-
-
-def swap_in(output: Path, staging: Path) -> None:
-    """Make `staging` the output tree; the old tree is removed afterwards."""
+def _swap_in(output: Path, staging: Path) -> None:
     if not output.exists():
         os.rename(staging, output)
         return
     if _exchange(staging, output):
-        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)  # now the old tree
         return
     old = Path(tempfile.mkdtemp(prefix=f".{output.name}.regops-old-", dir=output.parent))
     os.rmdir(old)
     os.rename(output, old)
     os.rename(staging, output)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def clean_leftovers(output: Path) -> None:
+    """Remove staging and old trees that a killed render left beside the output."""
+    parent = output.parent
+    if not parent.is_dir():
+        return
+    for entry in parent.iterdir():
+        if entry.name.startswith((f".{output.name}.regops-new-", f".{output.name}.regops-old-")) and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def locked(output: Path, *, wait: bool = False) -> Iterator[None]:
+    """One render at a time per output directory. The lock file sits beside the output (which gets swapped)."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    path = output.parent / f".{output.name}.regops.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except OSError as exc:
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise
+            holder = os.pread(fd, 4096, 0).decode("utf-8", "replace").strip()
+            try:
+                info = json.loads(holder)
+                who = f"pid {info['pid']} on {info['host']} since {info['since']}"
+            except (ValueError, KeyError, TypeError):
+                who = "another render"
+            raise LockBusy(f"{output} is being rendered by {who}; wait for it or run with --wait") from None
+        info = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(info).encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing releases the flock

@@ -1,11 +1,14 @@
 """`regops render`: validate → decrypt → plan → render → check → seal → write.
 
-The core returns a RenderResult and never prints; the CLI reports it.
+The core returns a RenderResult and never prints; the CLI reports it. One
+cluster is rendered at a time and only its changed Secrets are sealed, so
+memory stays bounded by the largest cluster and a no-op render seals nothing.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 from fnmatch import fnmatchcase
 from pathlib import Path
 
@@ -20,12 +23,14 @@ class RenderRequest:
     output: Path | None = None
     clusters: tuple[str, ...] = ()
     verbose: bool = False
+    check: bool = False  # compute the diff, write nothing
+    wait: bool = False  # wait for another render's lock instead of failing
 
 
 @dataclasses.dataclass
 class ClusterOutput:
     name: str
-    files: dict[str, bytes]  # path inside the cluster dir -> bytes
+    files: int
     secrets: int
 
 
@@ -35,15 +40,20 @@ class RenderResult:
     output: Path | None = None
     clusters: list[ClusterOutput] = dataclasses.field(default_factory=list)
     files_checked: int = 0
-    registries: list = dataclasses.field(default_factory=list)
+    diff: object = None  # output.Diff
+    sealed: int = 0
+    plans: list = dataclasses.field(default_factory=list)  # planning.ClusterPlan, for `regops plan`
 
     @property
     def ok(self) -> bool:
         return not any(p.severity is Severity.ERROR for p in self.problems)
 
 
-def build(request: RenderRequest) -> RenderResult:
-    """Everything up to the bytes of each file; nothing is written."""
+def _fail(where: str, message: str) -> RenderResult:
+    return RenderResult([Problem(where, 0, 0, Severity.ERROR, message, "", RULE)])
+
+
+def run(request: RenderRequest) -> RenderResult:
     from .validation import validate_config
 
     validation = validate_config(request.config_dir)
@@ -59,61 +69,148 @@ def build(request: RenderRequest) -> RenderResult:
         return RenderResult(decrypted.problems)
 
     registries = [loc.model for loc in config.registries]
-    clusters = [loc.model for loc in config.clusters]
+    every = [loc.model for loc in config.clusters]
+    selected = every
     if request.clusters:
-        clusters = [c for c in clusters if any(fnmatchcase(c.name, g) for g in request.clusters)]
-        if not clusters:
-            return RenderResult([Problem(str(request.config_dir), 0, 0, Severity.ERROR, f"--cluster {' '.join(request.clusters)} matches no cluster", "", RULE)])
-
-    problems: list[Problem] = []
-    outputs = []
-    for cluster in clusters:
-        out, found = render_one(cluster, registries, config.settings, decrypted.auth)
-        problems.extend(found)
-        outputs.append(out)
+        selected = [c for c in every if _matches(c.name, request.clusters)]
+        if not selected:
+            return _fail(str(request.config_dir), f"--cluster {' '.join(request.clusters)} matches no cluster")
     output = request.output or (request.config_dir / config.settings.output)
-    return RenderResult(problems, output, outputs, len(validation.files), registries)
+
+    from . import output as out
+
+    try:
+        if request.check:
+            return _render(request, config, registries, every, selected, decrypted.auth, output)
+        with out.locked(output, wait=request.wait):
+            out.clean_leftovers(output)
+            return _render(request, config, registries, every, selected, decrypted.auth, output)
+    except out.OutputError as exc:
+        return _fail(str(output), str(exc))
 
 
-def render_one(cluster, registries, settings, auth) -> tuple[ClusterOutput, list[Problem]]:
-    from . import manifests, sealing
+def _matches(name: str, globs: tuple[str, ...]) -> bool:
+    return any(fnmatchcase(name, g) for g in globs)
+
+
+def config_recipients(config) -> tuple[str, ...]:
+    """age recipients of the registries files: who may read the render state key."""
+    found: set[str] = set()
+    for doc in config.registry_docs:
+        sops = doc.data.get("sops") if isinstance(doc.data, dict) else None
+        for entry in (sops or {}).get("age") or []:
+            if isinstance(entry, dict) and isinstance(entry.get("recipient"), str):
+                found.add(entry["recipient"])
+    return tuple(sorted(found))
+
+
+def _render_key(output: Path, recipients: tuple[str, ...], verbose: bool) -> tuple[bytes, bytes | None]:
+    """The HMAC key of the render state and the bytes of its sealed key file.
+
+    Without config recipients the config holds no secret at all, so the
+    fingerprints are keyed with an empty key and no key file is written.
+    """
+    from . import sealing
+    from . import state as st
+    from .decryption import decrypt_file
+
+    if not recipients:
+        return b"", None
+    path = output / st.KEY_FILE
+    key = None
+    if path.is_file() and not path.is_symlink():
+        data, problem = decrypt_file(str(path), str(path), verbose=verbose)
+        if problem is not None:
+            raise KeyFileError(f"{path}: {problem.message}; delete it to rebuild the render state (every Secret is then re-encrypted once)")
+        try:
+            key = bytes.fromhex(data["hmacKey"])
+            import yaml
+
+            sealed_for = sorted(e["recipient"] for e in yaml.safe_load(path.read_text())["sops"]["age"])
+        except (KeyError, TypeError, ValueError):
+            raise KeyFileError(f"{path} is not a regops render key; delete it to rebuild the render state") from None
+        if sealed_for == sorted(recipients):
+            return key, path.read_bytes()
+    key = key or os.urandom(32)
+    text = sealing.seal(
+        {"apiVersion": "regops.io/v1alpha1", "kind": "RenderKey", "hmacKey": key.hex()},
+        list(recipients),
+        encrypted_regex=st.KEY_REGEX,
+    )
+    return key, text.encode("utf-8")
+
+
+class KeyFileError(Exception):
+    pass
+
+
+def _render(request, config, registries, every, selected, auth, output: Path) -> RenderResult:
+    from . import output as out
+    from . import sealing
+    from . import state as st
+    from .catalog import catalog
+
+    try:
+        key, key_bytes = _render_key(output, config_recipients(config), request.verbose)
+    except KeyFileError as exc:
+        return _fail(str(output), str(exc))
+
+    def seal(obj: dict, recipients: tuple[str, ...]) -> str:
+        return sealing.seal(obj, list(recipients))
+
+    tree = out.OutputTree(output, key, seal, f"{sealing.DEFAULT_ENCRYPTED_REGEX}|{sealing.SOPS_VERSION}")
+    problems: list[Problem] = []
+    results: list[ClusterOutput] = []
+    plans = []
+    for cluster in selected:
+        produced, found, plan = produce_cluster(cluster, registries, config.settings, auth)
+        problems.extend(found)
+        plans.append(plan)
+        if not found:
+            tree.add_dir(cluster.name, produced)
+        results.append(ClusterOutput(cluster.name, len(produced), sum(1 for p in produced if p.obj is not None)))
+
+    old_root = st.load(output / st.STATE_FILE)
+    known = set(old_root.clusters or []) if old_root else set()
+    names = {c.name for c in every}
+    dropped = sorted(c for c in known if c not in names and (not request.clusters or _matches(c, request.clusters)))
+    for name in dropped:
+        tree.drop_dir(name)
+    owned_clusters = sorted((known - set(dropped)) | {c.name for c in selected})
+    root = [out.Produced("catalog.json", content=catalog(registries).encode("utf-8"))]
+    if key_bytes is not None:
+        root.append(out.Produced(st.KEY_FILE, content=key_bytes))
+    tree.add_dir("", root, extra_state={"clusters": owned_clusters})
+    tree.find_foreign()
+    if problems:
+        return RenderResult(problems, output, results, diff=tree.diff)
+    if not request.check:
+        tree.commit()
+    return RenderResult([], output, results, diff=tree.diff, sealed=tree.sealed, plans=plans)
+
+
+def produce_cluster(cluster, registries, settings, auth):
+    """The files of one cluster (Secrets unsealed), problems of its rendered objects, and its plan."""
+    from . import manifests
+    from .output import Produced
     from .planning import plan_cluster
     from .rendering import RenderError, render_cluster
     from .serialize import dump
 
     plan = plan_cluster(cluster, registries, settings)
     provider_of = {r.name: r.provider for r in registries}
-    problems: list[Problem] = []
     try:
         objects = render_cluster(plan, provider_of, auth)
     except RenderError as exc:
-        return ClusterOutput(cluster.name, {}, 0), [Problem(cluster.name, 0, 0, Severity.ERROR, f"cluster '{cluster.name}': {exc}", "", RULE)]
-    files: dict[str, bytes] = {}
-    secrets = 0
+        return [], [Problem(cluster.name, 0, 0, Severity.ERROR, f"cluster '{cluster.name}': {exc}", "", RULE)], plan
+    problems: list[Problem] = []
+    produced = []
     for obj in objects:
-        if obj.path != "kustomization.yaml" and not obj.path.endswith("ksops-secrets.yaml"):
+        if obj.kubernetes:
             for message in manifests.check(obj.obj, cluster.kubernetesVersion):
                 problems.append(Problem(f"{cluster.name}/{obj.path}", 0, 0, Severity.ERROR, f"rendered object is invalid: {message}", "", "manifest"))
         if obj.secret:
-            text = sealing.seal(obj.obj, list(plan.recipients))
-            secrets += 1
+            produced.append(Produced(obj.path, obj=obj.obj, recipients=plan.recipients))
         else:
-            text = dump(obj.obj)
-        files[obj.path] = text.encode("utf-8")
-    return ClusterOutput(cluster.name, files, secrets), problems
-
-
-def write(result: RenderResult) -> None:
-    from .output import carry_over, stage, swap_in
-
-    assert result.output is not None
-    files: dict[str, bytes] = {}
-    for cluster in result.clusters:
-        for rel, content in cluster.files.items():
-            files[f"{cluster.name}/{rel}"] = content
-    from .catalog import catalog
-
-    files["catalog.json"] = catalog(result.registries).encode("utf-8")
-    staging = stage(result.output, files)
-    carry_over(result.output, staging, {c.name for c in result.clusters} | {"catalog.json"})
-    swap_in(result.output, staging)
+            produced.append(Produced(obj.path, content=dump(obj.obj).encode("utf-8")))
+    return produced, problems, plan

@@ -97,6 +97,7 @@ class RenderedObject:
     path: str  # inside the cluster directory
     obj: dict
     secret: bool
+    kubernetes: bool = True  # an object applied to the cluster (not kustomize's own config)
 
 
 def b64(text: str | bytes) -> str:
@@ -261,14 +262,14 @@ KSOPS_FILE = "ksops-secrets.yaml"
 def _kustomization(plan: ClusterPlan, objects: list[RenderedObject]) -> list[RenderedObject]:
     files = sorted(o.path for o in objects)
     if plan.sync_tool == "flux":
-        return [RenderedObject("kustomization.yaml", render_template("flux/kustomization.yaml.j2", {"resources": files}), False)]
+        return [RenderedObject("kustomization.yaml", render_template("flux/kustomization.yaml.j2", {"resources": files}), False, False)]
     secret_files = sorted(o.path for o in objects if o.secret)
     plain = [f for f in files if f not in set(secret_files)]
     out = []
     if secret_files:
-        out.append(RenderedObject(KSOPS_FILE, render_template("argocd/ksops-generator.yaml.j2", {"files": [f"./{f}" for f in secret_files]}), False))
+        out.append(RenderedObject(KSOPS_FILE, render_template("argocd/ksops-generator.yaml.j2", {"files": [f"./{f}" for f in secret_files]}), False, False))
     kustomization = render_template(
         "argocd/kustomization.yaml.j2",
         {"resources": plain, "generator": KSOPS_FILE if secret_files else ""},
     )
-    return out + [RenderedObject("kustomization.yaml", kustomization, False)]
+    return out + [RenderedObject("kustomization.yaml", kustomization, False, False)]

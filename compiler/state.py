@@ -1,0 +1,84 @@
+"""Render state: which files regops owns, and keyed fingerprints of what they hold.
+
+Sealing draws a fresh data key and IVs, so the same Secret never encrypts to
+the same bytes twice. To keep re-renders byte-identical, each cluster keeps a
+state file listing its owned files with
+
+- `sha256` of the file's bytes as written (ciphertext for Secrets: public), and
+- for Secrets, `hmac`: HMAC-SHA256 of the plaintext object, its recipients and
+  the sealing parameters, keyed with a random key that is itself stored only
+  SOPS-encrypted for the config's recipients (`.regops-key.yaml`).
+
+An unchanged fingerprint and an untouched file mean the existing ciphertext is
+kept. Nothing in plaintext allows an offline guess of a secret (SPEC 3.6), and
+CI needs only the config key, never the clusters' keys.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+import json
+from pathlib import Path
+from typing import Any
+
+API_VERSION = "regops.io/v1alpha1"
+STATE_FILE = ".regops-state.json"
+KEY_FILE = ".regops-key.yaml"
+KEY_REGEX = r"^hmacKey$"
+
+
+@dataclasses.dataclass
+class FileState:
+    sha256: str
+    hmac: str | None = None
+
+    def as_dict(self) -> dict[str, str]:
+        return {"sha256": self.sha256, **({"hmac": self.hmac} if self.hmac else {})}
+
+
+@dataclasses.dataclass
+class DirState:
+    """State of one cluster directory, or of the output root (catalog and key)."""
+
+    files: dict[str, FileState]
+    clusters: list[str] | None = None  # root only: the cluster directories regops owns
+
+    def dumps(self) -> bytes:
+        doc: dict[str, Any] = {"apiVersion": API_VERSION, "kind": "RenderState"}
+        if self.clusters is not None:
+            doc["clusters"] = sorted(self.clusters)
+        doc["files"] = {k: v.as_dict() for k, v in sorted(self.files.items())}
+        return (json.dumps(doc, indent=1, sort_keys=False) + "\n").encode("utf-8")
+
+
+def load(path: Path) -> DirState | None:
+    """The state at `path`, or None when there is none or it is unreadable (then nothing is owned)."""
+    try:
+        doc = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(doc, dict) or doc.get("kind") != "RenderState":
+        return None
+    files = {}
+    for name, entry in (doc.get("files") or {}).items():
+        if isinstance(entry, dict) and isinstance(entry.get("sha256"), str):
+            files[name] = FileState(entry["sha256"], entry.get("hmac"))
+    clusters = doc.get("clusters")
+    return DirState(files, list(clusters) if isinstance(clusters, list) else None)
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def secret_fingerprint(key: bytes, obj: dict, recipients: tuple[str, ...], params: str) -> str:
+    message = b"\0".join(
+        [
+            json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8"),
+            "\n".join(sorted(recipients)).encode("utf-8"),
+            params.encode("utf-8"),
+        ]
+    )
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
