@@ -20,6 +20,7 @@ import ctypes.util
 import dataclasses
 import errno
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -302,9 +303,16 @@ def clean_leftovers(output: Path) -> None:
 
 @contextlib.contextmanager
 def locked(output: Path, *, wait: bool = False) -> Iterator[None]:
-    """One render at a time per output directory. The lock file sits beside the output (which gets swapped)."""
+    """One render at a time per output directory.
+
+    The lock file lives in the temp directory, keyed by the output's real path:
+    not inside the output (which gets swapped) and not beside it (it would show
+    up in `git status` of the config repository).
+    """
     output.parent.mkdir(parents=True, exist_ok=True)
-    path = output.parent / f".{output.name}.regops.lock"
+    real = os.path.realpath(output)
+    digest = hashlib.sha256(real.encode("utf-8", "surrogateescape")).hexdigest()[:24]
+    path = Path(tempfile.gettempdir()) / f"regops-{digest}.lock"
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
