@@ -1,0 +1,56 @@
+"""Re-renders are byte-identical; changes rewrite only what they affect (issue 4, item 1)."""
+
+from __future__ import annotations
+
+import pyrage
+
+from lchelpers import labelled
+
+
+def changed(before: dict, after: dict) -> set[str]:
+    return {p for p in before.keys() & after.keys() if before[p][0] != after[p][0]}
+
+
+def test_second_render_writes_nothing(config):
+    assert config.render()[0] == 0
+    first = config.snapshot()
+    code, output = config.render()
+    assert code == 0
+    assert "0 added, 0 changed, 0 removed" in output
+    assert config.snapshot() == first  # bytes, mtimes and inodes: nothing was rewritten
+
+
+def test_one_password_rewrites_only_that_registrys_files(config):
+    assert config.render()[0] == 0
+    before = config.snapshot()
+
+    def new_password(data):
+        reg = next(r for r in data["registries"] if r["name"] == "quay-acme")
+        reg["auth"]["token"] = "rotated-demo-token-not-real"
+
+    config.edit_registries("registries.yaml", new_password)
+    assert config.render()[0] == 0
+    after = config.snapshot()
+    touched = changed(before, after)
+    quay = labelled(before, "quay-acme")
+    # besides its files, only the render state of the clusters it reaches records new fingerprints
+    states = {f"{p.split('/')[0]}/.regops-state.json" for p in quay}
+    assert quay and touched == quay | states
+    assert before.keys() == after.keys()
+
+
+def test_new_recipient_rewrites_only_that_clusters_secrets(config):
+    assert config.render()[0] == 0
+    before = config.snapshot()
+    extra = str(pyrage.x25519.Identity.generate().to_public())
+
+    def add(data):
+        next(c for c in data["clusters"] if c["name"] == "prod-us")["recipients"]["age"].append(extra)
+
+    config.edit_yaml("clusters.yaml", add)
+    assert config.render()[0] == 0
+    after = config.snapshot()
+    touched = changed(before, after) - {"prod-us/.regops-state.json"}
+    secrets = {p for p, (data, *_) in before.items() if p.startswith("prod-us/") and b"\nkind: Secret\n" in data}
+    assert secrets and touched == secrets
+    assert all(extra.encode() in after[p][0] for p in secrets)
