@@ -10,7 +10,7 @@ and every value's position is kept for later error messages.
 from __future__ import annotations
 
 import dataclasses
-import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -110,7 +110,8 @@ def load_bytes(raw: bytes, display: str) -> LoadResult:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
-        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        line_start = raw.rfind(b"\n", 0, exc.start) + 1
+        col = len(raw[line_start : exc.start].decode("utf-8", "replace")) + 1
         return LoadResult(
             None,
             [_fail(display, f"file is not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})", line, col, "yaml-encoding")],
@@ -123,9 +124,10 @@ def load_text(text: str, display: str) -> LoadResult:
         nodes = list(yaml.compose_all(text, Loader=_Loader))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        message = f"invalid YAML: {exc.problem or exc.context}"
-        if exc.context and exc.problem:
-            message = f"invalid YAML: {exc.problem} ({exc.context})"
+        problem, context = _redact(exc.problem), _redact(exc.context)
+        message = f"invalid YAML: {problem or context}"
+        if context and problem:
+            message = f"invalid YAML: {problem} ({context})"
         return LoadResult(None, [_fail(display, message, *_pos(mark), "yaml-syntax")])
     except yaml.YAMLError as exc:  # ReaderError and friends carry no mark
         line, col = _reader_position(exc, text)
@@ -223,8 +225,18 @@ def _fail(file: str, message: str, line: int, col: int, rule: str) -> Problem:
     return Problem(file, line, col, Severity.ERROR, message, "", rule)
 
 
+def _redact(text: str | None) -> str | None:
+    """Alias and anchor names are user text (a password starting with '*' is an alias): never echo them."""
+    if text and ("alias" in text or "anchor" in text):
+        return re.sub(r"'[^']*'", "", text).replace("  ", " ").strip()
+    return text
+
+
 def _reader_position(exc: yaml.YAMLError, text: str) -> tuple[int, int]:
     position = getattr(exc, "position", None)
+    if isinstance(position, int) and _Loader is not yaml.SafeLoader:
+        # libyaml counts UTF-8 bytes; turn the offset into a character index.
+        position = len(text.encode("utf-8")[:position].decode("utf-8", "ignore"))
     if isinstance(position, int):
         line = text.count("\n", 0, position) + 1
         col = position - (text.rfind("\n", 0, position) + 1) + 1

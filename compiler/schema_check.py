@@ -27,10 +27,34 @@ _EXPECTED = {"string": "a string", "boolean": "true or false", "integer": "an in
 def check(doc: Document, kind: str) -> list[Problem]:
     if not isinstance(doc.data, dict):
         return [doc.problem((), f"expected a mapping with apiVersion: regops.io/v1alpha1 and kind: {kind}", rule=RULE)]
-    problems: list[Problem] = []
+    problems = list(_encrypted_plain_fields(doc))
     for error in schema.validator(kind).iter_errors(doc.data):
+        if isinstance(error.instance, str) and ENC_RE.match(error.instance):
+            continue  # reported once by _encrypted_plain_fields
         problems.extend(_explain(doc, error))
     return problems
+
+
+from .providers import SECRET_AUTH_FIELDS as _SECRET_FIELDS  # noqa: E402
+
+
+def _encrypted_plain_fields(doc: Document):
+    """ENC[...] where a non-secret field belongs: the file was encrypted too widely."""
+    stack: list[tuple[tuple, Any]] = [((), doc.data)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if not path and key == "sops":
+                    continue
+                stack.append((path + (key,), value))
+        elif isinstance(node, list):
+            stack.extend((path + (i,), v) for i, v in enumerate(node))
+        elif isinstance(node, str) and ENC_RE.match(node):
+            if len(path) >= 2 and path[-2] == "auth" and path[-1] in _SECRET_FIELDS:
+                continue
+            yield doc.problem(path, f"{_field(path)} is SOPS-encrypted, but regops reads every non-secret field without a key; "
+                                    f"encrypt only the secret fields (encrypted_regex: {SECRET_FIELD_REGEX})", rule=RULE)
 
 
 def _field(path: tuple) -> str:
@@ -56,10 +80,6 @@ def _explain(doc: Document, error) -> list[Problem]:
     field = _field(path)
     instance = error.instance
     kind = error.validator
-
-    if isinstance(instance, str) and ENC_RE.match(instance) and kind in ("type", "enum", "const", "pattern", "maxLength"):
-        return [doc.problem(path, f"{field} is SOPS-encrypted, but regops reads every non-secret field without a key; "
-                                  f"encrypt only the secret fields (encrypted_regex: {SECRET_FIELD_REGEX})", rule=RULE)]
 
     if kind == "additionalProperties":
         allowed = sorted((error.schema.get("properties") or {}).keys())

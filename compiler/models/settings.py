@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from ..patterns import NAME_PREFIX
 from .common import DNS1123_SUBDOMAIN, GO_DURATION, ApiVersion, Optional, SopsBlock, Strict
 
 
@@ -17,7 +18,7 @@ class SettingsFile(Strict):
     output: str = Field("rendered", min_length=1, description="Output directory, relative to the config directory.")
     secretNamePrefix: str = Field(
         "regcred-",
-        pattern=r"^[a-z0-9]([-a-z0-9.]*)?$",
+        pattern=NAME_PREFIX,
         max_length=100,
         description="Prefix of generated Secret names (default regcred-).",
     )

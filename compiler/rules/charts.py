@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from ..naming import chart_repository
 from ..problems import Problem
 
 RULE = "charts"
@@ -22,7 +23,12 @@ def check(config) -> Iterator[Problem]:
         if not reg.useAsChartRepository and reg.chartRepositories:
             yield loc.problem(("chartRepositories",), "chartRepositories is set, but useAsChartRepository is not true", rule=RULE, key=True)
         seen: set[str] = set()
+        names: dict[str, str] = {}
         for i, path in enumerate(reg.chartRepositories):
+            name = chart_repository(reg.name, path)
+            if name in names and names[name] != path:
+                yield loc.problem(("chartRepositories", i), f"'{path}' and '{names[name]}' both become the object name '{name}'; rename one repository path", rule=RULE)
+            names.setdefault(name, path)
             if "://" in path or path.startswith("/") or path.endswith("/"):
                 yield loc.problem(("chartRepositories", i), f"'{path}' must be a repository path under the registry, like acme/charts (no scheme, host or slashes at the ends)", rule=RULE)
             elif not PATH_RE.match(path):

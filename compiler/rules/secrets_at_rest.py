@@ -35,6 +35,8 @@ def _document(doc) -> Iterator[Problem]:
                 continue
             value = auth[field]
             path = ("registries", i, "auth", field)
+            if value is None:
+                continue  # empty: the schema reports it as missing, not as plaintext
             if isinstance(value, str) and value.startswith("ENC["):
                 if ENC_VALUE.match(value):
                     encrypted += 1

@@ -29,6 +29,10 @@ def check(config) -> Iterator[Problem]:
 
 def problem_with(url: str, provider) -> str | None:
     text = url.strip()
+    authority = text.split("://", 1)[-1].split("/", 1)[0]
+    if "@" in authority:
+        # user:password@host: the value is a credential, so it is not repeated here.
+        return "url must not contain credentials (user:password@host): put them in auth, encrypted (the value is not shown)"
     m = providers.SCHEME_RE.match(text)
     if m:
         rest = m.group("rest").rstrip("/")
@@ -38,6 +42,8 @@ def problem_with(url: str, provider) -> str | None:
         )
     if "/" in text:
         host, path = text.split("/", 1)
+        if not path.strip("/"):
+            return f"url takes no trailing slash: write '{host}'"
         return f"url is host[:port] without a path: write '{host}' and put repository paths ('{path}') in chartRepositories"
     match = providers.HOST_RE.match(text)
     if not match or text != url:
