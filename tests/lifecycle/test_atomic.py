@@ -83,8 +83,8 @@ def test_sigkill_at_random_moments_leaves_old_or_new_tree(config, tmp_path):
         shutil.copytree(pristine, config.out, symlinks=True)
         proc = subprocess.Popen(render_cmd(config), env=env_for(config), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         # half the kills anywhere, half near the end where the tree is staged and swapped
-        low = 0.0 if _ % 2 else duration * 0.6
-        time.sleep(rng.uniform(low, duration * 1.1))
+        low = 0.0 if _ % 2 else duration * 0.7
+        time.sleep(rng.uniform(low, duration * 1.4))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         now = tree(config.out)
