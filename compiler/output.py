@@ -296,6 +296,11 @@ def clean_leftovers(output: Path) -> None:
     parent = output.parent
     if not parent.is_dir():
         return
+    if not output.exists():
+        # Killed between the two renames of the fallback swap: put the old tree back.
+        olds = sorted(parent.glob(f".{output.name}.regops-old-*"))
+        if olds:
+            os.rename(olds[0], output)
     for entry in parent.iterdir():
         if entry.name.startswith((f".{output.name}.regops-new-", f".{output.name}.regops-old-")) and not entry.is_symlink():
             shutil.rmtree(entry, ignore_errors=True)

@@ -126,3 +126,17 @@ def test_a_held_lock_is_reported_or_waited_for(config):
     out, err = waiting.communicate(timeout=120)
     assert waiting.returncode == 0, err
     assert config.out.is_dir()
+
+
+def test_leftover_old_tree_is_restored_when_the_output_is_missing(config):
+    """The two-rename fallback killed between its renames: the next render puts the old tree back first."""
+    from compiler.output import clean_leftovers
+
+    assert config.render()[0] == 0
+    old = tree(config.out)
+    parked = config.out.parent / f".{config.out.name}.regops-old-test"
+    os.rename(config.out, parked)
+    (config.out.parent / f".{config.out.name}.regops-new-test").mkdir()
+    clean_leftovers(config.out)
+    assert tree(config.out) == old
+    assert not [p for p in config.out.parent.iterdir() if ".regops-" in p.name]
