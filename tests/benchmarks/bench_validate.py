@@ -67,6 +67,81 @@ def _check(label: str, proc: subprocess.CompletedProcess) -> None:
         sys.exit(f"bench_validate.py: {label} exited {proc.returncode}:\n{tail}")
 
 
+def config_files(config: Path) -> tuple[list[Path], Path, Path]:
+    """(registries files, clusters file, settings file) of a config directory laid out like the fleet's."""
+    registry_files = sorted(config.glob("registries/*.yaml"))
+    if (config / "registries.yaml").is_file():
+        registry_files.insert(0, config / "registries.yaml")
+    return registry_files, config / "clusters.yaml", config / "regops.yaml"
+
+
+def cjs_commands(registry_files: list[Path], clusters_file: Path, settings_file: Path) -> list[tuple[str, list[str]]]:
+    """The check-jsonschema invocations a pre-commit setup runs on these files, one per schema."""
+    cjs = _tool("check-jsonschema")
+    schemas = REPO / "schemas"
+    calls = [
+        ("registries", [cjs, "--schemafile", str(schemas / "registries.schema.json"), *map(str, registry_files)]),
+        ("clusters", [cjs, "--schemafile", str(schemas / "clusters.schema.json"), str(clusters_file)]),
+    ]
+    if settings_file.is_file():
+        calls.append(("settings", [cjs, "--schemafile", str(schemas / "settings.schema.json"), str(settings_file)]))
+    return calls
+
+
+TOOLS = ("regops validate", "check-jsonschema", "python -c pass")
+
+
+def measure(
+    config: Path,
+    registry_files: list[Path],
+    clusters_file: Path,
+    settings_file: Path,
+    reps: int,
+    env: dict[str, str],
+) -> tuple[dict[str, list[float]], dict[str, list[float]], list[tuple[str, list[str]]]]:
+    """Time each tool `reps` times, interleaved in a rotating order, after one uncounted warm-up round.
+
+    Returns (wall times per tool in TOOLS, wall times per check-jsonschema invocation, those
+    invocations). Exits if a tool fails or regops validate reports a problem.
+    """
+    regops = _tool("regops")
+    cjs_calls = cjs_commands(registry_files, clusters_file, settings_file)
+    tools = list(TOOLS)
+    parts: dict[str, list[float]] = {label: [] for label, _ in cjs_calls}
+
+    def run_tool(name: str) -> float:
+        if name == "regops validate":
+            t, proc = _run([regops, "validate", "--config", str(config)], env)
+            _check(name, proc)
+            summary = proc.stdout.decode().strip().splitlines()[-1]
+            if not summary.startswith("0 errors"):
+                sys.exit(f"bench_validate.py: regops validate reported problems: {summary}")
+            return t
+        if name == "check-jsonschema":
+            total = 0.0
+            for label, cmd in cjs_calls:
+                t, proc = _run(cmd, env)
+                _check(f"check-jsonschema ({label})", proc)
+                parts[label].append(t)
+                total += t
+            return total
+        t, proc = _run([sys.executable, "-c", "pass"], env)
+        _check(name, proc)
+        return t
+
+    # One warm-up round (page cache, .pyc files), not counted.
+    for name in tools:
+        run_tool(name)
+    for label in parts:
+        parts[label].clear()
+    times: dict[str, list[float]] = {name: [] for name in tools}
+    for rep in range(reps):
+        k = rep % len(tools)
+        for name in tools[k:] + tools[:k]:  # rotate the order each repetition
+            times[name].append(run_tool(name))
+    return times, parts, cjs_calls
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="regops validate vs check-jsonschema on a generated fleet")
     parser.add_argument("--reps", type=int, default=10, help="repetitions of each tool (default 10)")
@@ -81,10 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="regops-bench-") as tmp:
         if args.config:
             config = args.config.resolve()
-            registry_files = sorted(config.glob("registries/*.yaml"))
-            if (config / "registries.yaml").is_file():
-                registry_files.insert(0, config / "registries.yaml")
-            clusters_file, settings_file = config / "clusters.yaml", config / "regops.yaml"
+            registry_files, clusters_file, settings_file = config_files(config)
             import yaml
 
             n_clusters = len(yaml.safe_load(clusters_file.read_text())["clusters"])
@@ -107,47 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         files = ([settings_file] if settings_file.is_file() else []) + [clusters_file] + registry_files
 
         env = dict(os.environ, SOPS_DISABLE_VERSION_CHECK="1")
-        regops, cjs = _tool("regops"), _tool("check-jsonschema")
-        schemas = REPO / "schemas"
-        cjs_calls = [
-            ("registries", [cjs, "--schemafile", str(schemas / "registries.schema.json"), *map(str, registry_files)]),
-            ("clusters", [cjs, "--schemafile", str(schemas / "clusters.schema.json"), str(clusters_file)]),
-        ]
-        if settings_file.is_file():
-            cjs_calls.append(("settings", [cjs, "--schemafile", str(schemas / "settings.schema.json"), str(settings_file)]))
-        tools = ["regops validate", "check-jsonschema", "python -c pass"]
-
-        def run_tool(name: str) -> float:
-            if name == "regops validate":
-                t, proc = _run([regops, "validate", "--config", str(config)], env)
-                _check(name, proc)
-                summary = proc.stdout.decode().strip().splitlines()[-1]
-                if not summary.startswith("0 errors"):
-                    sys.exit(f"bench_validate.py: regops validate reported problems: {summary}")
-                return t
-            if name == "check-jsonschema":
-                total = 0.0
-                for label, cmd in cjs_calls:
-                    t, proc = _run(cmd, env)
-                    _check(f"check-jsonschema ({label})", proc)
-                    parts[label].append(t)
-                    total += t
-                return total
-            t, proc = _run([sys.executable, "-c", "pass"], env)
-            _check(name, proc)
-            return t
-
-        parts: dict[str, list[float]] = {label: [] for label, _ in cjs_calls}
-        # One warm-up round (page cache, .pyc files), not counted.
-        for name in tools:
-            run_tool(name)
-        for label in parts:
-            parts[label].clear()
-        times: dict[str, list[float]] = {name: [] for name in tools}
-        for rep in range(args.reps):
-            k = rep % len(tools)
-            for name in tools[k:] + tools[:k]:  # rotate the order each repetition
-                times[name].append(run_tool(name))
+        times, parts, cjs_calls = measure(config, registry_files, clusters_file, settings_file, args.reps, env)
 
         size = sum(p.stat().st_size for p in files)
         print(
