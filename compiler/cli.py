@@ -91,9 +91,10 @@ def validate(g: Globals, config_dir: Path, fmt: str) -> None:
 @click.option("--cluster", "clusters", multiple=True, metavar="GLOB", help="Render only matching clusters (repeatable).")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 and list what would change when the tree is stale.")
 @click.option("--wait", is_flag=True, help="Wait for another render of the same output instead of failing.")
+@click.option("--jobs", type=click.IntRange(min=1), help="Worker processes (default: one per core).")
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True, help="Format of problems and of --check.")
 @click.pass_obj
-def render(g: Globals, config_dir: Path, output: Path | None, clusters: tuple[str, ...], check: bool, wait: bool, fmt: str) -> None:
+def render(g: Globals, config_dir: Path, output: Path | None, clusters: tuple[str, ...], check: bool, wait: bool, jobs: int | None, fmt: str) -> None:
     """Decrypt the registries and render every cluster's manifests, each Secret sealed for its cluster.
 
     Needs the config's decryption key, as sops does (SOPS_AGE_KEY_FILE, ...).
@@ -108,7 +109,7 @@ def render(g: Globals, config_dir: Path, output: Path | None, clusters: tuple[st
     from . import pipeline
     from .reporting import PROBLEM_REPORTERS, render_report
 
-    request = pipeline.RenderRequest(config_dir=config_dir, output=output, clusters=clusters, verbose=g.verbose, check=check, wait=wait)
+    request = pipeline.RenderRequest(config_dir=config_dir, output=output, clusters=clusters, verbose=g.verbose, check=check, wait=wait, jobs=jobs)
     result = pipeline.run(request)
     if not result.ok:
         errors = sum(1 for p in result.problems if p.severity.value == "error")

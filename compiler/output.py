@@ -91,62 +91,18 @@ class OutputTree:
 
     # ---- comparing
 
-    def _existing(self, path: Path) -> bytes | None:
-        """Bytes of a regular file at `path`; None when absent. Never follows a symlink."""
-        try:
-            if path.is_symlink() or not path.is_file():
-                return None
-            return path.read_bytes()
-        except OSError:
-            return None
-
-    def _owned_by_label(self, data: bytes | None) -> bool:
-        # A file that says it is regops-managed (metadata stays readable in sealed
-        # files) is adopted even without state, e.g. after the state file was lost.
-        return data is not None and MANAGED_LABEL.encode() in data
-
     def add_dir(self, prefix: str, produced: list[Produced], *, extra_state: dict | None = None) -> None:
         """Compare one directory (`prefix` '' is the root, else a cluster name) with what it should hold."""
-        base = self.root / prefix if prefix else self.root
-        old = st.load(base / st.STATE_FILE) or st.DirState({})
-        files: dict[str, st.FileState] = {}
-        writes: dict[str, bytes] = {}
-        for item in produced:
-            rel = f"{prefix}/{item.path}" if prefix else item.path
-            existing = self._existing(base / item.path)
-            before = old.files.get(item.path)
-            owned = before is not None or self._owned_by_label(existing)
-            if existing is not None and not owned:
-                raise OutputError(f"{rel} exists and was not written by regops; move it away and render again")
-            if (base / item.path).is_symlink():
-                raise OutputError(f"{rel} is a symlink; regops does not write through symlinks")
-            if item.obj is not None:
-                fp = st.secret_fingerprint(self.key, item.obj, item.recipients, self.seal_params)
-                if existing is not None and before is not None and before.hmac == fp and st.sha256(existing) == before.sha256:
-                    files[item.path] = before
-                    self.diff.unchanged += 1
-                    continue
-                data = self.seal(item.obj, item.recipients).encode("utf-8")
-                self.sealed += 1
-                files[item.path] = st.FileState(st.sha256(data), fp)
-            else:
-                data = item.content or b""
-                files[item.path] = st.FileState(st.sha256(data))
-                if existing == data:
-                    self.diff.unchanged += 1
-                    continue
-            writes[item.path] = data
-            (self.diff.changed if existing is not None else self.diff.added).append(rel)
-        produced_paths = {p.path for p in produced}
-        removes = [p for p in old.files if p not in produced_paths and p not in (st.STATE_FILE,)]
-        for p in removes:
-            if self._existing(base / p) is not None:
-                self.diff.removed.append(f"{prefix}/{p}" if prefix else p)
-        new_state = st.DirState(files, **(extra_state or {}))
-        state_bytes = new_state.dumps()
-        if self._existing(base / st.STATE_FILE) == state_bytes:
-            state_bytes = None
-        self._plans.append(_DirPlan(prefix, writes, removes, new_state, state_bytes))
+        self.merge(*compare_dir(self.root, prefix, produced, self.key, self.seal, self.seal_params, extra_state))
+
+    def merge(self, plan: _DirPlan, diff: Diff, sealed: int) -> None:
+        """Take in the comparison of one directory (made here or in a worker process)."""
+        self._plans.append(plan)
+        self.diff.added += diff.added
+        self.diff.changed += diff.changed
+        self.diff.removed += diff.removed
+        self.diff.unchanged += diff.unchanged
+        self.sealed += sealed
 
     def drop_dir(self, prefix: str) -> None:
         """A cluster that is gone: remove every file its state says regops owns."""
@@ -155,7 +111,7 @@ class OutputTree:
             return
         removes = list(old.files) + [st.STATE_FILE]
         for p in old.files:
-            if self._existing(self.root / prefix / p) is not None:
+            if _existing(self.root / prefix / p) is not None:
                 self.diff.removed.append(f"{prefix}/{p}")
         self._plans.append(_DirPlan(prefix, {}, removes, st.DirState({}), None))
 
@@ -199,6 +155,78 @@ class OutputTree:
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
+
+
+def _existing(path: Path) -> bytes | None:
+    """Bytes of a regular file at `path`; None when absent. Never follows a symlink."""
+    try:
+        if path.is_symlink() or not path.is_file():
+            return None
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+def _owned_by_label(data: bytes | None) -> bool:
+    # A file that says it is regops-managed (metadata stays readable in sealed
+    # files) is adopted even without state, e.g. after the state file was lost.
+    return data is not None and MANAGED_LABEL.encode() in data
+
+
+def compare_dir(
+    root: Path,
+    prefix: str,
+    produced: list[Produced],
+    key: bytes,
+    seal: Callable[[dict, tuple[str, ...]], str],
+    seal_params: str,
+    extra_state: dict | None = None,
+) -> tuple[_DirPlan, Diff, int]:
+    """What one directory needs: sealing only Secrets whose fingerprint or file changed.
+
+    Read-only and self-contained, so worker processes can run it per cluster.
+    """
+    base = root / prefix if prefix else root
+    old = st.load(base / st.STATE_FILE) or st.DirState({})
+    diff = Diff()
+    sealed = 0
+    files: dict[str, st.FileState] = {}
+    writes: dict[str, bytes] = {}
+    for item in produced:
+        rel = f"{prefix}/{item.path}" if prefix else item.path
+        if (base / item.path).is_symlink():
+            raise OutputError(f"{rel} is a symlink; regops does not write through symlinks")
+        existing = _existing(base / item.path)
+        before = old.files.get(item.path)
+        if existing is not None and before is None and not _owned_by_label(existing):
+            raise OutputError(f"{rel} exists and was not written by regops; move it away and render again")
+        if item.obj is not None:
+            fp = st.secret_fingerprint(key, item.obj, item.recipients, seal_params)
+            if existing is not None and before is not None and before.hmac == fp and st.sha256(existing) == before.sha256:
+                files[item.path] = before
+                diff.unchanged += 1
+                continue
+            data = seal(item.obj, item.recipients).encode("utf-8")
+            sealed += 1
+            files[item.path] = st.FileState(st.sha256(data), fp)
+        else:
+            data = item.content or b""
+            files[item.path] = st.FileState(st.sha256(data))
+            if existing == data:
+                diff.unchanged += 1
+                continue
+        writes[item.path] = data
+        (diff.changed if existing is not None else diff.added).append(rel)
+    produced_paths = {p.path for p in produced}
+    removes = [p for p in old.files if p not in produced_paths and p != st.STATE_FILE]
+    for p in removes:
+        if _existing(base / p) is not None:
+            diff.removed.append(f"{prefix}/{p}" if prefix else p)
+    new_state = st.DirState(files, **(extra_state or {}))
+    state_bytes = new_state.dumps()
+    if _existing(base / st.STATE_FILE) == state_bytes:
+        state_bytes = None
+    return _DirPlan(prefix, writes, removes, new_state, state_bytes), diff, sealed
 
 
 def _check_inside(staging: Path, target: Path) -> None:
@@ -321,9 +349,11 @@ def locked(output: Path, *, wait: bool = False) -> Iterator[None]:
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            # POSIX record locks belong to this process: forked render workers
+            # do not inherit them, so a killed render never leaves the lock held.
+            fcntl.lockf(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except OSError as exc:
-            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                 raise
             holder = os.pread(fd, 4096, 0).decode("utf-8", "replace").strip()
             try:
@@ -337,4 +367,4 @@ def locked(output: Path, *, wait: bool = False) -> Iterator[None]:
         os.pwrite(fd, json.dumps(info).encode(), 0)
         yield
     finally:
-        os.close(fd)  # closing releases the flock
+        os.close(fd)  # closing releases the lock

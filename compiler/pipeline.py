@@ -25,6 +25,7 @@ class RenderRequest:
     verbose: bool = False
     check: bool = False  # compute the diff, write nothing
     wait: bool = False  # wait for another render's lock instead of failing
+    jobs: int | None = None  # worker processes; None: one per core
 
 
 @dataclasses.dataclass
@@ -158,17 +159,18 @@ def _render(request, config, registries, every, selected, auth, output: Path) ->
     def seal(obj: dict, recipients: tuple[str, ...]) -> str:
         return sealing.seal(obj, list(recipients))
 
-    tree = out.OutputTree(output, key, seal, f"{sealing.DEFAULT_ENCRYPTED_REGEX}|{sealing.SOPS_VERSION}")
+    params = f"{sealing.DEFAULT_ENCRYPTED_REGEX}|{sealing.SOPS_VERSION}"
+    tree = out.OutputTree(output, key, seal, params)
     problems: list[Problem] = []
     results: list[ClusterOutput] = []
     plans = []
-    for cluster in selected:
-        produced, found, plan = produce_cluster(cluster, registries, config.settings, auth)
+    shared = (registries, config.settings, auth, output, key, params)
+    for name, found, plan, compared, counts in _cluster_results(selected, shared, request.jobs):
         problems.extend(found)
         plans.append(plan)
-        if not found:
-            tree.add_dir(cluster.name, produced)
-        results.append(ClusterOutput(cluster.name, len(produced), sum(1 for p in produced if p.obj is not None)))
+        if compared is not None:
+            tree.merge(*compared)
+        results.append(ClusterOutput(name, *counts))
 
     old_root = st.load(output / st.STATE_FILE)
     known = set(old_root.clusters or []) if old_root else set()
@@ -187,6 +189,63 @@ def _render(request, config, registries, every, selected, auth, output: Path) ->
     if not request.check:
         tree.commit()
     return RenderResult([], output, results, diff=tree.diff, sealed=tree.sealed, plans=plans)
+
+
+# Set once per worker process by _init_worker: the inputs every cluster job shares,
+# so they are sent to each worker once instead of with every cluster.
+_SHARED: tuple = ()
+
+
+def _init_worker(shared: tuple) -> None:
+    global _SHARED
+    _SHARED = shared
+
+
+def _init_pool_worker(shared: tuple) -> None:
+    _die_with_parent()
+    _init_worker(shared)
+
+
+def _die_with_parent() -> None:
+    """A killed render must not leave workers behind (Linux: PR_SET_PDEATHSIG)."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _cluster_job(cluster):
+    """Plan, render, check and compare one cluster; sealing happens here, in parallel."""
+    from . import output as out
+    from . import sealing
+
+    registries, settings, auth, root, key, params = _SHARED
+    produced, found, plan = produce_cluster(cluster, registries, settings, auth)
+    counts = (len(produced), sum(1 for p in produced if p.obj is not None))
+    if found:
+        return cluster.name, found, plan, None, counts
+    compared = out.compare_dir(root, cluster.name, produced, key, lambda obj, rcpt: sealing.seal(obj, list(rcpt)), params)
+    return cluster.name, [], plan, compared, counts
+
+
+def _cluster_results(clusters: list, shared: tuple, jobs: int | None):
+    """Results of _cluster_job per cluster, in order; a process pool when it pays."""
+    workers = jobs if jobs is not None else (os.cpu_count() or 1)
+    workers = max(1, min(workers, len(clusters)))
+    if workers == 1 or len(clusters) < 3:
+        _init_worker(shared)
+        yield from (_cluster_job(c) for c in clusters)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_pool_worker, initargs=(shared,)) as pool:
+        # chunks keep the pickling overhead low on fleets of hundreds of clusters
+        yield from pool.map(_cluster_job, clusters, chunksize=max(1, len(clusters) // (workers * 8)))
 
 
 def produce_cluster(cluster, registries, settings, auth):

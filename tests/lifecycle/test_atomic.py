@@ -112,20 +112,30 @@ def test_two_concurrent_renders_do_not_interleave(config):
     assert config.render("--check")[0] == 0
 
 
-def test_a_held_lock_is_reported_or_waited_for(config):
-    from compiler.output import locked
-
-    with locked(config.out):
+def test_a_held_lock_is_reported_or_waited_for(config, tmp_path):
+    # The lock is per process, so another process holds it.
+    ready = tmp_path / "ready"
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time, pathlib; from compiler.output import locked\n"
+        f"with locked(pathlib.Path({str(config.out)!r})):\n"
+        f"    pathlib.Path({str(ready)!r}).touch(); time.sleep(3)\n"
+    )])
+    try:
+        deadline = time.monotonic() + 30
+        while not ready.exists():
+            assert time.monotonic() < deadline and holder.poll() is None
+            time.sleep(0.05)
         code, output = config.render()
         assert code == 1
-        assert f"is being rendered by pid {os.getpid()}" in output
+        assert f"is being rendered by pid {holder.pid}" in output
         assert not config.out.exists()
-        waiting = subprocess.Popen(render_cmd(config) + ["--wait"], env=env_for(config), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        time.sleep(1.0)
-        assert waiting.poll() is None  # still waiting for us
-    out, err = waiting.communicate(timeout=120)
-    assert waiting.returncode == 0, err
-    assert config.out.is_dir()
+        code, output = config.render("--wait")  # returns once the holder lets go
+        assert code == 0, output
+        assert holder.wait(timeout=10) == 0
+        assert config.out.is_dir()
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def test_leftover_old_tree_is_restored_when_the_output_is_missing(config):
