@@ -52,6 +52,13 @@ def check(obj: dict, kubernetes_version: str) -> list[str]:
         return [str(exc)]
     if v is None:
         return [f"no schema for {api_version} {kind}"]
+    fast = _fast_validator(schema_identity(kubernetes_version, api_version, kind), v)
+    if fast is not None:
+        try:
+            fast(obj)
+            return []
+        except Exception:  # noqa: BLE001 — any doubt goes to jsonschema, which explains
+            pass
     hide_values = kind == "Secret"
     problems = []
     for error in v.iter_errors(obj):
@@ -208,7 +215,43 @@ def _core_validator(minor: tuple[int, int], api_version: str, kind: str):
         return None
     import jsonschema
 
+    inlined = _inline_refs(schema, _load_json(_schema_dir(minor) / "_definitions.json"))
+    if inlined is not None:
+        # Without $refs the validator never resolves URIs: several times faster.
+        return jsonschema.Draft202012Validator(inlined)
     return jsonschema.Draft202012Validator(schema, registry=_registry(minor))
+
+
+def _inline_refs(schema: Any, definitions: Any) -> Any:
+    """`schema` with every `/api/_definitions.json#/...` $ref replaced by its target; None if a ref is recursive."""
+
+    def resolve(node: Any, trail: tuple[str, ...]) -> Any:
+        if isinstance(node, list):
+            return [resolve(v, trail) for v in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            # kind files point into _definitions.json; definitions point within it
+            if not ref.startswith(("/api/_definitions.json#/", "#/$defs/")) or ref.split("#", 1)[1] in trail:
+                raise _Recursive
+            target: Any = definitions
+            for part in ref.split("#/", 1)[1].split("/"):
+                target = target[part]
+            merged = {k: v for k, v in node.items() if k != "$ref"}
+            return {**resolve(target, trail + (ref.split("#", 1)[1],)), **{k: resolve(v, trail) for k, v in merged.items()}}
+        return {k: resolve(v, trail) for k, v in node.items()}
+
+    try:
+        out = resolve(schema, ())
+    except (_Recursive, KeyError, TypeError):
+        return None
+    out.pop("$id", None)
+    return out
+
+
+class _Recursive(Exception):
+    pass
 
 
 # --------------------------------------------------------------------------- messages
@@ -264,3 +307,78 @@ def _explain(error, hide_values: bool) -> list[str]:
     if kind in ("minLength", "maxLength", "minItems", "maxItems", "minProperties", "maxProperties", "minimum", "maximum"):
         return [f"{where}: violates {kind} {expected}{value}"]
     return [f"{where}: fails the schema's {kind!r} check{value}"]
+
+
+# --------------------------------------------------------------------------- fast path
+
+
+_FAST: dict[str, Any] = {}  # schema identity -> compiled check (or None when it cannot compile)
+
+
+def _fast_validator(identity: str, slow) -> Any:
+    """fastjsonschema's compiled check of a $ref-free schema: ~100x faster for valid objects.
+
+    Only acceptance is trusted: an object it rejects is checked again by
+    jsonschema, whose errors are what the user reads.
+    """
+    if identity in _FAST:
+        return _FAST[identity]
+    schema = dict(slow.schema)
+    compiled = None
+    if "$ref" not in json.dumps(schema):
+        schema.pop("$schema", None)
+        try:
+            import fastjsonschema
+
+            def refuse(uri: str) -> Any:
+                raise ValueError(f"remote $ref {uri} is never fetched")
+
+            compiled = fastjsonschema.compile(schema, handlers={"http": refuse, "https": refuse}, use_default=False)
+        except Exception:  # noqa: BLE001 — a schema it cannot compile just takes the slow path
+            compiled = None
+    _FAST[identity] = compiled
+    return compiled
+
+
+# --------------------------------------------------------------------------- identity
+
+
+@functools.cache
+def schema_identity(kubernetes_version: str, api_version: str, kind: str) -> str:
+    """A key equal for two versions exactly when they check `kind` with the same schema.
+
+    A fleet spans several Kubernetes versions whose Secret or ServiceAccount
+    schemas are identical; with this key an object is checked once, not once
+    per version. For core kinds it hashes the kind's schema together with every
+    definition it reaches through $ref.
+    """
+    import hashlib
+
+    minor = _minor(kubernetes_version)
+    _schema_dir(minor)
+    if _crd_validator(api_version, kind) is not None:
+        return f"crd:{api_version}:{kind}"
+    path = _schema_dir(minor) / _core_file_name(api_version, kind)
+    if not path.is_file():
+        return f"none:{minor}:{api_version}:{kind}"
+    root = _load_json(path)
+    defs = _load_json(_schema_dir(minor) / "_definitions.json")
+    closure: dict[str, Any] = {}
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and "#/" in ref:
+                pointer = ref.split("#/", 1)[1]
+                if pointer not in closure:
+                    target: Any = defs
+                    for part in pointer.split("/"):
+                        target = target.get(part) if isinstance(target, dict) else None
+                    closure[pointer] = target
+                    stack.append(target)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    text = json.dumps([root, sorted(closure.items())], sort_keys=True)
+    return "core:" + hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -125,6 +125,14 @@ class OutputTree:
             owned.add(pre + st.STATE_FILE)
         if not self.root.is_dir():
             return
+        seen = {plan.prefix for plan in self._plans}
+        for entry in self.root.iterdir():
+            # clusters this run left alone (--cluster) still own their files
+            if entry.is_dir() and not entry.is_symlink() and entry.name not in seen:
+                other = st.load(entry / st.STATE_FILE)
+                if other is not None:
+                    owned.update(f"{entry.name}/{p}" for p in other.files)
+                    owned.add(f"{entry.name}/{st.STATE_FILE}")
         for dirpath, dirnames, filenames in os.walk(self.root, followlinks=False):
             rel_dir = os.path.relpath(dirpath, self.root)
             for name in filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:

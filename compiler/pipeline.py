@@ -199,6 +199,12 @@ _SHARED: tuple = ()
 def _init_worker(shared: tuple) -> None:
     global _SHARED
     _SHARED = shared
+    _MEMO.clear()
+
+
+# Per render and process: rendered objects by intent, and what was computed from
+# them (schema problems, YAML text), keyed by id() of objects the memo keeps alive.
+_MEMO: dict = {}
 
 
 def _init_pool_worker(shared: tuple) -> None:
@@ -258,18 +264,29 @@ def produce_cluster(cluster, registries, settings, auth):
 
     plan = plan_cluster(cluster, registries, settings)
     provider_of = {r.name: r.provider for r in registries}
+    memo = _MEMO.setdefault("objects", {})
+    checked = _MEMO.setdefault("checked", {})
+    texts = _MEMO.setdefault("texts", {})
     try:
-        objects = render_cluster(plan, provider_of, auth)
+        objects = render_cluster(plan, provider_of, auth, memo)
     except RenderError as exc:
         return [], [Problem(cluster.name, 0, 0, Severity.ERROR, f"cluster '{cluster.name}': {exc}", "", RULE)], plan
     problems: list[Problem] = []
     produced = []
     for obj in objects:
         if obj.kubernetes:
-            for message in manifests.check(obj.obj, cluster.kubernetesVersion):
+            key = (manifests.schema_identity(cluster.kubernetesVersion, obj.obj["apiVersion"], obj.obj["kind"]), id(obj.obj))
+            if key not in checked:
+                checked[key] = manifests.check(obj.obj, cluster.kubernetesVersion)
+            for message in checked[key]:
                 problems.append(Problem(f"{cluster.name}/{obj.path}", 0, 0, Severity.ERROR, f"rendered object is invalid: {message}", "", "manifest"))
         if obj.secret:
             produced.append(Produced(obj.path, obj=obj.obj, recipients=plan.recipients))
         else:
-            produced.append(Produced(obj.path, content=dump(obj.obj).encode("utf-8")))
+            text = texts.get(id(obj.obj)) if obj.kubernetes else None
+            if text is None:
+                text = dump(obj.obj).encode("utf-8")
+                if obj.kubernetes:
+                    texts[id(obj.obj)] = text
+            produced.append(Produced(obj.path, content=text))
     return produced, problems, plan

@@ -250,9 +250,26 @@ def render_intent(intent: Intent, provider: str | None, secrets: Secrets) -> Ren
     return RenderedObject(intent.path, render_template(template, context), intent.secret)
 
 
-def render_cluster(plan: ClusterPlan, provider_of: Mapping[str, str], secrets: Secrets) -> list[RenderedObject]:
-    """Every object of one cluster, plus its kustomization (and KSOPS generator for argocd)."""
-    objects = [render_intent(i, provider_of.get(i.registry or ""), secrets) for i in plan.intents]
+def render_cluster(
+    plan: ClusterPlan, provider_of: Mapping[str, str], secrets: Secrets, cache: dict | None = None
+) -> list[RenderedObject]:
+    """Every object of one cluster, plus its kustomization (and KSOPS generator for argocd).
+
+    `cache` (one per render, never shared between renders: keys stand for
+    secrets) returns the object already rendered for an identical intent: a
+    fleet has the same pull Secret in the same namespace of many clusters.
+    """
+    objects = []
+    for intent in plan.intents:
+        provider = provider_of.get(intent.registry or "")
+        if cache is None:
+            objects.append(render_intent(intent, provider, secrets))
+            continue
+        key = (intent.template, intent.namespace, intent.name, intent.registry, provider, repr(intent.params))
+        found = cache.get(key)
+        if found is None:
+            found = cache[key] = render_intent(intent, provider, secrets)
+        objects.append(found)
     return objects + _kustomization(plan, objects)
 
 

@@ -488,3 +488,48 @@ if __name__ == "__main__":
         print(f"cold {cold * 1e3:.2f} ms/object, warm {warm * 1e6:.1f} µs/object")
     else:
         sys.exit("usage: tests/test_manifests.py --write | --time")
+
+
+def test_fast_path_agrees_with_jsonschema_on_rendered_objects():
+    """fastjsonschema only ever accepts what jsonschema accepts (its rejections are re-checked)."""
+    import copy
+    import random
+
+    import yaml
+
+    from compiler import manifests
+
+    root = Path(__file__).resolve().parents[1] / "examples" / "basic" / "rendered"
+    objs = []
+    for f in sorted(root.rglob("*.yaml")):
+        if f.name in ("kustomization.yaml", "ksops-secrets.yaml", ".regops-key.yaml"):
+            continue
+        obj = yaml.safe_load(f.read_text())
+        obj.pop("sops", None)
+        objs.append(obj)
+    assert len(objs) > 50
+    rng = random.Random(7)
+    mutations = [
+        lambda o: o.__setitem__("zzz", 1),
+        lambda o: o["metadata"].__setitem__("labelz", {}),
+        lambda o: o["metadata"].__setitem__("name", 5),
+        lambda o: o.pop("metadata"),
+        lambda o: o.get("spec", o).__setitem__("unknown", True),
+    ]
+    checked = 0
+    for obj in objs:
+        for variant in [obj] + [copy.deepcopy(obj) for _ in range(3)]:
+            if variant is not obj:
+                rng.choice(mutations)(variant)
+            slow = manifests.validator("1.31", variant["apiVersion"], variant["kind"])
+            fast = manifests._fast_validator(manifests.schema_identity("1.31", variant["apiVersion"], variant["kind"]), slow)
+            assert fast is not None
+            slow_ok = not list(slow.iter_errors(variant))
+            try:
+                fast(variant)
+                fast_ok = True
+            except Exception:
+                fast_ok = False
+            assert fast_ok == slow_ok, (variant.get("kind"), variant)
+            checked += 1
+    assert checked > 200
