@@ -137,7 +137,7 @@ def machine_facts() -> list[tuple[str, str]]:
         ("python", f"{platform.python_version()} ({sys.executable})"),
         ("sops", sops),
         ("load average at start", load),
-        ("regops", f"commit {commit}" + (f", compiler/ has uncommitted changes ({len(dirty.splitlines())} files)" if dirty else ", clean tree")),
+        ("regops", f"commit {commit}" + (f", plus uncommitted changes to {len(dirty.splitlines())} files (git diff sha256 {_diff_id()})" if dirty else ", clean tree")),
     ]
 
 
@@ -146,6 +146,12 @@ def _git(*args: str) -> str:
         return subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return ""
+
+
+def _diff_id() -> str:
+    """A short id of the uncommitted changes benchmarked (others may be editing compiler/ meanwhile)."""
+    diff = _git("diff", "HEAD", "--", "compiler", "schemas", "templates")
+    return hashlib.sha256(diff.encode()).hexdigest()[:12]
 
 
 def _sops_version() -> str:
