@@ -149,16 +149,17 @@ class OutputTree:
             return
         staging = _stage_copy(self.root)
         try:
+            writes: list[tuple[Path, bytes]] = []
             for plan in self._plans:
                 base = staging / plan.prefix if plan.prefix else staging
                 for rel in plan.removes:
                     _remove(staging, base / rel)
-                for rel, data in plan.writes.items():
-                    _write(staging, base / rel, data)
+                writes.extend((base / rel, data) for rel, data in plan.writes.items())
                 if plan.state_bytes is not None:
-                    _write(staging, base / st.STATE_FILE, plan.state_bytes)
+                    writes.append((base / st.STATE_FILE, plan.state_bytes))
                 elif not plan.new_state.files and plan.prefix:
                     _remove(staging, base / st.STATE_FILE)
+            _write_all(staging, writes)
             _swap_in(self.root, staging)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
@@ -246,13 +247,28 @@ def _check_inside(staging: Path, target: Path) -> None:
             raise OutputError(f"{current.relative_to(staging)} is a symlink; regops does not write through symlinks")
 
 
-def _write(staging: Path, target: Path, data: bytes) -> None:
-    _check_inside(staging, target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Unlink first: the old file is a hard link shared with the live tree.
-    with contextlib.suppress(FileNotFoundError):
+def _write_all(staging: Path, writes: list[tuple[Path, bytes]]) -> None:
+    """Write many files into the staging tree; each directory is checked and made once."""
+    checked: set[Path] = set()
+    for parent in sorted({target.parent for target, _ in writes}):
+        _check_inside(staging, parent / "_")
+        parent.mkdir(parents=True, exist_ok=True)
+        checked.add(parent)
+    for target, data in writes:
+        _write(staging, target, data, checked)
+
+
+def _write(staging: Path, target: Path, data: bytes, checked: set[Path] | None = None) -> None:
+    if checked is None or target.parent not in checked:
+        _check_inside(staging, target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fh = open(target, "xb")
+    except FileExistsError:
+        # The old file is a hard link shared with the live tree: replace, never write into it.
         target.unlink()
-    with open(target, "xb") as fh:
+        fh = open(target, "xb")
+    with fh:
         fh.write(data)
 
 
