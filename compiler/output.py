@@ -190,16 +190,25 @@ def compare_dir(
     seal: Callable[[dict, tuple[str, ...]], str],
     seal_params: str,
     extra_state: dict | None = None,
+    *,
+    kept: dict[str, st.FileState] | None = None,
+    inputs: dict[str, str] | None = None,
+    old: st.DirState | None = None,
 ) -> tuple[_DirPlan, Diff, int]:
     """What one directory needs: sealing only Secrets whose fingerprint or file changed.
 
-    Read-only and self-contained, so worker processes can run it per cluster.
+    `kept` are files whose inputs did not change and whose bytes are intact:
+    they were not even rendered. Read-only and self-contained, so worker
+    processes can run it per cluster.
     """
     base = root / prefix if prefix else root
-    old = st.load(base / st.STATE_FILE) or st.DirState({})
+    if old is None:
+        old = st.load(base / st.STATE_FILE) or st.DirState({})
+    inputs = inputs or {}
     diff = Diff()
     sealed = 0
-    files: dict[str, st.FileState] = {}
+    files: dict[str, st.FileState] = dict(kept or {})
+    diff.unchanged += len(files)
     writes: dict[str, bytes] = {}
     for item in produced:
         rel = f"{prefix}/{item.path}" if prefix else item.path
@@ -212,21 +221,21 @@ def compare_dir(
         if item.obj is not None:
             fp = st.secret_fingerprint(key, item.obj, item.recipients, seal_params)
             if existing is not None and before is not None and before.hmac == fp and st.sha256(existing) == before.sha256:
-                files[item.path] = before
+                files[item.path] = st.FileState(before.sha256, fp, inputs.get(item.path))
                 diff.unchanged += 1
                 continue
             data = seal(item.obj, item.recipients).encode("utf-8")
             sealed += 1
-            files[item.path] = st.FileState(st.sha256(data), fp)
+            files[item.path] = st.FileState(st.sha256(data), fp, inputs.get(item.path))
         else:
             data = item.content or b""
-            files[item.path] = st.FileState(st.sha256(data))
+            files[item.path] = st.FileState(st.sha256(data), None, inputs.get(item.path))
             if existing == data:
                 diff.unchanged += 1
                 continue
         writes[item.path] = data
         (diff.changed if existing is not None else diff.added).append(rel)
-    produced_paths = {p.path for p in produced}
+    produced_paths = {p.path for p in produced} | set(kept or {})
     removes = [p for p in old.files if p not in produced_paths and p != st.STATE_FILE]
     for p in removes:
         if _existing(base / p) is not None:

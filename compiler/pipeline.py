@@ -224,17 +224,85 @@ def _die_with_parent() -> None:
 
 
 def _cluster_job(cluster):
-    """Plan, render, check and compare one cluster; sealing happens here, in parallel."""
+    """Plan, render, check and compare one cluster; sealing happens here, in parallel.
+
+    Objects whose inputs are unchanged (same keyed input fingerprint in the
+    render state) and whose file is intact are not rendered, checked or
+    sealed again: a no-op render, or a change to one registry, costs in
+    proportion to what changed.
+    """
     from . import output as out
     from . import sealing
+    from . import state as st
+    from .planning import plan_cluster
 
     registries, settings, auth, root, key, params = _SHARED
-    produced, found, plan = produce_cluster(cluster, registries, settings, auth)
-    counts = (len(produced), sum(1 for p in produced if p.obj is not None))
+    plan = plan_cluster(cluster, registries, settings)
+    old = st.load(root / cluster.name / st.STATE_FILE) or st.DirState({})
+    provider_of = {r.name: r.provider for r in registries}
+    inputs = {i.path: _input_fingerprint(i, plan, cluster, provider_of, auth, key) for i in plan.intents}
+    kept = {}
+    for intent in plan.intents:
+        before = old.files.get(intent.path)
+        if before is not None and before.input == inputs[intent.path] and _intact(root / cluster.name / intent.path, before.sha256):
+            kept[intent.path] = before
+    todo = {i.path for i in plan.intents} - kept.keys()
+    produced, found = produce_cluster(cluster, plan, provider_of, auth, todo)
+    counts = (len(plan.intents) + 1, sum(1 for i in plan.intents if i.secret))
     if found:
         return cluster.name, found, plan, None, counts
-    compared = out.compare_dir(root, cluster.name, produced, key, lambda obj, rcpt: sealing.seal(obj, list(rcpt)), params)
+    compared = out.compare_dir(
+        root, cluster.name, produced, key, lambda obj, rcpt: sealing.seal(obj, list(rcpt)), params,
+        kept=kept, inputs=inputs, old=old,
+    )
     return cluster.name, [], plan, compared, counts
+
+
+def _input_fingerprint(intent, plan, cluster, provider_of, auth, key: bytes) -> str:
+    from . import __version__, manifests, state as st
+
+    registry = intent.registry or ""
+    parts = (
+        __version__,
+        _templates_digest(),
+        intent.template,
+        intent.path,
+        repr(intent.params),
+        provider_of.get(registry),
+        tuple(sorted((auth.get(registry) or {}).items())) if intent.secret else (),
+        plan.recipients if intent.secret else (),
+        manifests.schema_identity(cluster.kubernetesVersion, *_api_kind(intent)),
+    )
+    return st.input_fingerprint(key, parts)
+
+
+def _api_kind(intent) -> tuple[str, str]:
+    from .rendering import API_VERSIONS
+
+    return API_VERSIONS[intent.kind], intent.kind
+
+
+def _intact(path: Path, sha256: str) -> bool:
+    from . import state as st
+
+    try:
+        return not path.is_symlink() and st.sha256(path.read_bytes()) == sha256
+    except OSError:
+        return False
+
+
+def _templates_digest() -> str:
+    """Changing a template re-renders what it produced."""
+    if "templates" not in _MEMO:
+        import hashlib
+
+        from .resources import data_dir
+
+        h = hashlib.sha256()
+        for f in sorted(data_dir("templates").rglob("*.j2")):
+            h.update(f.name.encode() + b"\0" + f.read_bytes())
+        _MEMO["templates"] = h.hexdigest()
+    return _MEMO["templates"]
 
 
 def _cluster_results(clusters: list, shared: tuple, jobs: int | None):
@@ -254,23 +322,20 @@ def _cluster_results(clusters: list, shared: tuple, jobs: int | None):
         yield from pool.map(_cluster_job, clusters, chunksize=max(1, len(clusters) // (workers * 8)))
 
 
-def produce_cluster(cluster, registries, settings, auth):
-    """The files of one cluster (Secrets unsealed), problems of its rendered objects, and its plan."""
+def produce_cluster(cluster, plan, provider_of, auth, only: set[str]):
+    """The files of one cluster that need rendering (Secrets unsealed), plus its kustomization, and problems."""
     from . import manifests
     from .output import Produced
-    from .planning import plan_cluster
-    from .rendering import RenderError, render_cluster
+    from .rendering import RenderError, kustomization, render_cluster
     from .serialize import dump
 
-    plan = plan_cluster(cluster, registries, settings)
-    provider_of = {r.name: r.provider for r in registries}
     memo = _MEMO.setdefault("objects", {})
     checked = _MEMO.setdefault("checked", {})
     texts = _MEMO.setdefault("texts", {})
     try:
-        objects = render_cluster(plan, provider_of, auth, memo)
+        objects = render_cluster(plan, provider_of, auth, memo, only) if only else kustomization(plan)
     except RenderError as exc:
-        return [], [Problem(cluster.name, 0, 0, Severity.ERROR, f"cluster '{cluster.name}': {exc}", "", RULE)], plan
+        return [], [Problem(cluster.name, 0, 0, Severity.ERROR, f"cluster '{cluster.name}': {exc}", "", RULE)]
     problems: list[Problem] = []
     produced = []
     for obj in objects:
@@ -289,4 +354,4 @@ def produce_cluster(cluster, registries, settings, auth):
                 if obj.kubernetes:
                     texts[id(obj.obj)] = text
             produced.append(Produced(obj.path, content=text))
-    return produced, problems, plan
+    return produced, problems

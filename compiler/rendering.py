@@ -25,6 +25,16 @@ from .resources import data_dir
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+# apiVersion of every kind regops renders (the templates say the same).
+API_VERSIONS = {
+    "Secret": "v1",
+    "ServiceAccount": "v1",
+    "ConfigMap": "v1",
+    "ExternalSecret": "external-secrets.io/v1",
+    "ECRAuthorizationToken": "generators.external-secrets.io/v1alpha1",
+    "HelmRepository": "source.toolkit.fluxcd.io/v1",
+}
+
 NO_PRUNE = {
     "kustomize.toolkit.fluxcd.io/prune": "disabled",
     "argocd.argoproj.io/sync-options": "Prune=false,Delete=false",
@@ -251,9 +261,9 @@ def render_intent(intent: Intent, provider: str | None, secrets: Secrets) -> Ren
 
 
 def render_cluster(
-    plan: ClusterPlan, provider_of: Mapping[str, str], secrets: Secrets, cache: dict | None = None
+    plan: ClusterPlan, provider_of: Mapping[str, str], secrets: Secrets, cache: dict | None = None, only: set[str] | None = None
 ) -> list[RenderedObject]:
-    """Every object of one cluster, plus its kustomization (and KSOPS generator for argocd).
+    """Every object of one cluster (or those whose path is in `only`), plus its kustomization.
 
     `cache` (one per render, never shared between renders: keys stand for
     secrets) returns the object already rendered for an identical intent: a
@@ -261,6 +271,8 @@ def render_cluster(
     """
     objects = []
     for intent in plan.intents:
+        if only is not None and intent.path not in only:
+            continue
         provider = provider_of.get(intent.registry or "")
         if cache is None:
             objects.append(render_intent(intent, provider, secrets))
@@ -270,17 +282,18 @@ def render_cluster(
         if found is None:
             found = cache[key] = render_intent(intent, provider, secrets)
         objects.append(found)
-    return objects + _kustomization(plan, objects)
+    return objects + kustomization(plan)
 
 
 KSOPS_FILE = "ksops-secrets.yaml"
 
 
-def _kustomization(plan: ClusterPlan, objects: list[RenderedObject]) -> list[RenderedObject]:
-    files = sorted(o.path for o in objects)
+def kustomization(plan: ClusterPlan) -> list[RenderedObject]:
+    """kustomization.yaml (and the KSOPS generator for argocd): needs only the plan's file list."""
+    files = sorted(i.path for i in plan.intents)
     if plan.sync_tool == "flux":
         return [RenderedObject("kustomization.yaml", render_template("flux/kustomization.yaml.j2", {"resources": files}), False, False)]
-    secret_files = sorted(o.path for o in objects if o.secret)
+    secret_files = sorted(i.path for i in plan.intents if i.secret)
     plain = [f for f in files if f not in set(secret_files)]
     out = []
     if secret_files:

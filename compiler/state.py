@@ -32,10 +32,16 @@ KEY_REGEX = r"^hmacKey$"
 @dataclasses.dataclass
 class FileState:
     sha256: str
-    hmac: str | None = None
+    hmac: str | None = None  # Secrets: keyed fingerprint of the plaintext and recipients
+    input: str | None = None  # keyed fingerprint of everything the file was rendered from
 
     def as_dict(self) -> dict[str, str]:
-        return {"sha256": self.sha256, **({"hmac": self.hmac} if self.hmac else {})}
+        out = {"sha256": self.sha256}
+        if self.hmac:
+            out["hmac"] = self.hmac
+        if self.input:
+            out["input"] = self.input
+        return out
 
 
 @dataclasses.dataclass
@@ -64,7 +70,7 @@ def load(path: Path) -> DirState | None:
     files = {}
     for name, entry in (doc.get("files") or {}).items():
         if isinstance(entry, dict) and isinstance(entry.get("sha256"), str):
-            files[name] = FileState(entry["sha256"], entry.get("hmac"))
+            files[name] = FileState(entry["sha256"], entry.get("hmac"), entry.get("input"))
     clusters = doc.get("clusters")
     return DirState(files, list(clusters) if isinstance(clusters, list) else None)
 
@@ -82,3 +88,8 @@ def secret_fingerprint(key: bytes, obj: dict, recipients: tuple[str, ...], param
         ]
     )
     return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def input_fingerprint(key: bytes, parts: tuple) -> str:
+    """Keyed fingerprint of a file's inputs (they include credentials, hence the key)."""
+    return hmac.new(key, repr(parts).encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()

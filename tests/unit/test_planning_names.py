@@ -34,3 +34,23 @@ def test_generated_names_match_the_plan():
         assert planned == expected, cluster.name
         checked += len(planned)
     assert checked > 100
+
+
+def test_api_versions_table_matches_the_templates():
+    """Schema identity of unrendered objects uses rendering.API_VERSIONS; it must say what the templates say."""
+    from compiler.rendering import API_VERSIONS, render_cluster
+
+    result = validate_config(ROOT / "examples" / "basic")
+    config = result.config
+    registries = [r.model for r in config.registries]
+    provider_of = {r.name: r.provider for r in registries}
+    secrets = {r.name: {"username": "u", "password": "p", "token": "t", "accessKeyId": "a", "secretAccessKey": "s",
+                        "serviceAccountKey": '{"type":"service_account","project_id":"p","private_key":"k","client_email":"e"}'} for r in registries}
+    seen = set()
+    for cl in config.clusters:
+        plan = plan_cluster(cl.model, registries, config.settings)
+        for obj in render_cluster(plan, provider_of, secrets):
+            if obj.kubernetes:
+                assert API_VERSIONS[obj.obj["kind"]] == obj.obj["apiVersion"]
+                seen.add(obj.obj["kind"])
+    assert seen == set(API_VERSIONS)
