@@ -138,7 +138,7 @@ def plan(g: Globals, config_dir: Path, output: Path | None, clusters: tuple[str,
     from . import pipeline
     from .reporting import PROBLEM_REPORTERS, plan_report
 
-    request = pipeline.RenderRequest(config_dir=config_dir, output=output, clusters=clusters, verbose=g.verbose, check=True)
+    request = pipeline.RenderRequest(config_dir=config_dir, output=output, clusters=clusters, verbose=g.verbose, check=True, plans=True)
     result = pipeline.run(request)
     if not result.ok:
         errors = sum(1 for p in result.problems if p.severity.value == "error")

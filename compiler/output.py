@@ -95,6 +95,24 @@ class OutputTree:
         """Compare one directory (`prefix` '' is the root, else a cluster name) with what it should hold."""
         self.merge(*compare_dir(self.root, prefix, produced, self.key, self.seal, self.seal_params, extra_state))
 
+    def keep_dir(self, prefix: str, state: st.DirState) -> None:
+        """A directory known to be current: nothing to write, but its files stay owned."""
+        self._plans.append(_DirPlan(prefix, {}, [], state, None))
+        self.diff.unchanged += len(state.files)
+
+    def written_entries(self) -> dict:
+        """Stat-cache entries of the files the last commit wrote (see statcache)."""
+        from . import statcache
+
+        out = {}
+        for plan in self._plans:
+            for rel in plan.writes:
+                full = f"{plan.prefix}/{rel}" if plan.prefix else rel
+                entry = statcache.entry(self.root / full, plan.new_state.files[rel].sha256)
+                if entry is not None:
+                    out[full] = entry
+        return out
+
     def merge(self, plan: _DirPlan, diff: Diff, sealed: int) -> None:
         """Take in the comparison of one directory (made here or in a worker process)."""
         self._plans.append(plan)

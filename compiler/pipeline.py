@@ -26,6 +26,7 @@ class RenderRequest:
     check: bool = False  # compute the diff, write nothing
     wait: bool = False  # wait for another render's lock instead of failing
     jobs: int | None = None  # worker processes; None: one per core
+    plans: bool = False  # plan every cluster, even those whose output is known to be current
 
 
 @dataclasses.dataclass
@@ -164,12 +165,22 @@ def _render(request, config, registries, every, selected, auth, output: Path) ->
     problems: list[Problem] = []
     results: list[ClusterOutput] = []
     plans = []
-    shared = (registries, config.settings, auth, output, key, params)
-    for name, found, plan, compared, counts in _cluster_results(selected, shared, request.jobs):
+    from . import statcache
+
+    cache = statcache.load(output)
+    seen: dict = {}
+    digests = _cluster_digests(config, auth, key)
+    shared = (registries, config.settings, auth, output, key, params, cache, request.plans)
+    jobs = [(c, digests[c.name]) for c in selected]
+    for name, found, plan, compared, counts, learnt in _cluster_results(jobs, shared, request.jobs):
         problems.extend(found)
-        plans.append(plan)
-        if compared is not None:
+        if plan is not None:
+            plans.append(plan)
+        if isinstance(compared, st.DirState):
+            tree.keep_dir(name, compared)
+        elif compared is not None:
             tree.merge(*compared)
+        seen.update(learnt)
         results.append(ClusterOutput(name, *counts))
 
     old_root = st.load(output / st.STATE_FILE)
@@ -188,7 +199,38 @@ def _render(request, config, registries, every, selected, auth, output: Path) ->
         return RenderResult(problems, output, results, diff=tree.diff)
     if not request.check:
         tree.commit()
+        seen.update(tree.written_entries())
+    if seen:
+        statcache.save(output, {**cache, **seen})
     return RenderResult([], output, results, diff=tree.diff, sealed=tree.sealed, plans=plans)
+
+
+def _cluster_digests(config, auth, key: bytes) -> dict[str, str]:
+    """Per cluster, a keyed fingerprint of every input its output depends on.
+
+    The cluster's own entry, the registries available to it (with their
+    decrypted credentials), the settings, regops' version and its templates:
+    when none of them changed and the files are intact, the cluster is skipped.
+    """
+    import json
+
+    from . import __version__
+    from . import state as st
+
+    def raw(record) -> str:
+        return json.dumps(getattr(record, "_data", None) or {}, sort_keys=True, default=str)
+
+    reg_digests = [
+        st.input_fingerprint(key, (raw(loc.model), sorted((auth.get(loc.model.name) or {}).items())))
+        for loc in config.registries
+    ]
+    common = (__version__, _templates_digest(), raw(config.settings))
+    out = {}
+    for loc in config.clusters:
+        name = loc.model.name
+        reaching = sorted(d for d, avail in zip(reg_digests, config.available) if name in avail)
+        out[name] = st.input_fingerprint(key, (common, raw(loc.model), tuple(reaching)))
+    return out
 
 
 # Set once per worker process by _init_worker: the inputs every cluster job shares,
@@ -223,39 +265,52 @@ def _die_with_parent() -> None:
         pass
 
 
-def _cluster_job(cluster):
+def _cluster_job(job):
     """Plan, render, check and compare one cluster; sealing happens here, in parallel.
 
-    Objects whose inputs are unchanged (same keyed input fingerprint in the
-    render state) and whose file is intact are not rendered, checked or
-    sealed again: a no-op render, or a change to one registry, costs in
-    proportion to what changed.
+    A cluster whose inputs are unchanged (same keyed digest in its render
+    state) and whose files are intact is skipped whole. Otherwise objects whose
+    own inputs are unchanged are not rendered, checked or sealed again: a
+    no-op render, or a change to one registry, costs in proportion to what changed.
     """
     from . import output as out
     from . import sealing
     from . import state as st
+    from . import statcache
     from .planning import plan_cluster
 
-    registries, settings, auth, root, key, params = _SHARED
+    cluster, digest = job
+    registries, settings, auth, root, key, params, cache, want_plans = _SHARED
+    base = root / cluster.name
+    old = st.load(base / st.STATE_FILE) or st.DirState({})
+    learnt: dict = {}
+
+    def intact(rel: str, sha256: str) -> bool:
+        return statcache.intact(base / rel, f"{cluster.name}/{rel}", sha256, cache, learnt)
+
+    if old.input == digest and old.files and all(intact(rel, f.sha256) for rel, f in old.files.items()):
+        plan = plan_cluster(cluster, registries, settings) if want_plans else None
+        counts = (len(old.files), sum(1 for f in old.files.values() if f.hmac))
+        return cluster.name, [], plan, old, counts, learnt
+
     plan = plan_cluster(cluster, registries, settings)
-    old = st.load(root / cluster.name / st.STATE_FILE) or st.DirState({})
     provider_of = {r.name: r.provider for r in registries}
     inputs = {i.path: _input_fingerprint(i, plan, cluster, provider_of, auth, key) for i in plan.intents}
     kept = {}
     for intent in plan.intents:
         before = old.files.get(intent.path)
-        if before is not None and before.input == inputs[intent.path] and _intact(root / cluster.name / intent.path, before.sha256):
+        if before is not None and before.input == inputs[intent.path] and intact(intent.path, before.sha256):
             kept[intent.path] = before
     todo = {i.path for i in plan.intents} - kept.keys()
     produced, found = produce_cluster(cluster, plan, provider_of, auth, todo)
     counts = (len(plan.intents) + 1, sum(1 for i in plan.intents if i.secret))
     if found:
-        return cluster.name, found, plan, None, counts
+        return cluster.name, found, plan, None, counts, learnt
     compared = out.compare_dir(
         root, cluster.name, produced, key, lambda obj, rcpt: sealing.seal(obj, list(rcpt)), params,
-        kept=kept, inputs=inputs, old=old,
+        {"input": digest}, kept=kept, inputs=inputs, old=old,
     )
-    return cluster.name, [], plan, compared, counts
+    return cluster.name, [], plan, compared, counts, learnt
 
 
 def _input_fingerprint(intent, plan, cluster, provider_of, auth, key: bytes) -> str:
@@ -305,7 +360,7 @@ def _templates_digest() -> str:
     return _MEMO["templates"]
 
 
-def _cluster_results(clusters: list, shared: tuple, jobs: int | None):
+def _cluster_results(clusters: list, shared: tuple, jobs: int | None):  # clusters: (cluster, digest) pairs
     """Results of _cluster_job per cluster, in order; a process pool when it pays."""
     workers = jobs if jobs is not None else (os.cpu_count() or 1)
     workers = max(1, min(workers, len(clusters)))

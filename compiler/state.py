@@ -50,13 +50,18 @@ class DirState:
 
     files: dict[str, FileState]
     clusters: list[str] | None = None  # root only: the cluster directories regops owns
+    input: str | None = None  # keyed fingerprint of everything the directory was rendered from
 
     def dumps(self) -> bytes:
-        doc: dict[str, Any] = {"apiVersion": API_VERSION, "kind": "RenderState"}
+        # One line per file, each through the C JSON encoder: fast for 10^4 files, diff-friendly.
+        head: dict[str, Any] = {"apiVersion": API_VERSION, "kind": "RenderState"}
+        if self.input:
+            head["input"] = self.input
         if self.clusters is not None:
-            doc["clusters"] = sorted(self.clusters)
-        doc["files"] = {k: v.as_dict() for k, v in sorted(self.files.items())}
-        return (json.dumps(doc, indent=1, sort_keys=False) + "\n").encode("utf-8")
+            head["clusters"] = sorted(self.clusters)
+        lines = [json.dumps(k) + ": " + json.dumps(v.as_dict()) for k, v in sorted(self.files.items())]
+        body = json.dumps(head)[:-1] + ', "files": {\n ' + ",\n ".join(lines) + "\n}}\n" if lines else json.dumps({**head, "files": {}}) + "\n"
+        return body.encode("utf-8")
 
 
 def load(path: Path) -> DirState | None:
@@ -72,7 +77,8 @@ def load(path: Path) -> DirState | None:
         if isinstance(entry, dict) and isinstance(entry.get("sha256"), str):
             files[name] = FileState(entry["sha256"], entry.get("hmac"), entry.get("input"))
     clusters = doc.get("clusters")
-    return DirState(files, list(clusters) if isinstance(clusters, list) else None)
+    cluster_input = doc.get("input") if isinstance(doc.get("input"), str) else None
+    return DirState(files, list(clusters) if isinstance(clusters, list) else None, cluster_input)
 
 
 def sha256(data: bytes) -> str:

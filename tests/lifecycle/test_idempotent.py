@@ -54,3 +54,21 @@ def test_new_recipient_rewrites_only_that_clusters_secrets(config):
     secrets = {p for p, (data, *_) in before.items() if p.startswith("prod-us/") and b"\nkind: Secret\n" in data}
     assert secrets and touched == secrets
     assert all(extra.encode() in after[p][0] for p in secrets)
+
+
+def test_hand_edited_files_are_restored_and_only_they(config):
+    assert config.render()[0] == 0
+    before = config.snapshot()
+    repo = config.out / "prod-eu" / "flux-system" / "helmrepository-docker-hub-acme-charts.yaml"
+    secret = config.out / "prod-us" / "payments" / "secret-regcred-docker-hub.yaml"
+    repo.write_text(repo.read_text().replace("interval: 10m", "interval: 99m"))
+    secret.write_text(secret.read_text().replace("type: kubernetes.io/dockerconfigjson", "type: Opaque"))
+    code, output = config.render()
+    assert code == 0
+    assert "C prod-eu/flux-system/helmrepository-docker-hub-acme-charts.yaml" in output
+    assert "C prod-us/payments/secret-regcred-docker-hub.yaml" in output
+    after = config.snapshot()
+    assert after[str(repo.relative_to(config.out))][0] == before[str(repo.relative_to(config.out))][0]
+    assert b"type: kubernetes.io/dockerconfigjson" in after[str(secret.relative_to(config.out))][0]
+    changed_paths = {p for p in before if before[p][0] != after[p][0]}
+    assert changed_paths <= {str(repo.relative_to(config.out)), str(secret.relative_to(config.out)), "prod-us/.regops-state.json"}

@@ -1,0 +1,69 @@
+"""A local, non-Git cache of (size, mtime, inode) → sha256 for files in an output tree.
+
+A no-op render must confirm that no committed file was edited by hand, which
+means hashing every file — tens of thousands on a fleet. When a file's stat
+matches what this machine saw when it last hashed or wrote it, the hash is
+reused. The cache lives outside the repository (XDG cache directory), holds
+only hashes of files that are in Git anyway, and is simply rebuilt when absent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+Entry = tuple[int, int, int, str]  # size, mtime_ns, inode, sha256
+
+
+def cache_path(output: Path) -> Path:
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "regops"
+    digest = hashlib.sha256(os.path.realpath(output).encode("utf-8", "surrogateescape")).hexdigest()[:24]
+    return base / f"stat-{digest}.json"
+
+
+def load(output: Path) -> dict[str, Entry]:
+    try:
+        data = json.loads(cache_path(output).read_bytes())
+        return {k: tuple(v) for k, v in data.items()}  # type: ignore[misc]
+    except (OSError, ValueError, TypeError):
+        return {}
+
+
+def save(output: Path, entries: dict[str, Entry]) -> None:
+    path = cache_path(output)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(entries, separators=(",", ":")))
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a cache: never worth failing a render for
+
+
+def entry(path: Path, sha256: str) -> Entry | None:
+    try:
+        st = path.lstat()
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns, st.st_ino, sha256)
+
+
+def intact(path: Path, rel: str, sha256: str, cache: dict[str, Entry], seen: dict[str, Entry]) -> bool:
+    """True when the file at `path` holds bytes with this sha256; records what it learnt in `seen`."""
+    try:
+        st = path.lstat()
+    except OSError:
+        return False
+    if not os.path.isfile(path) or path.is_symlink():
+        return False
+    hit = cache.get(rel)
+    if hit is not None and hit[:3] == (st.st_size, st.st_mtime_ns, st.st_ino):
+        return hit[3] == sha256
+    try:
+        actual = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return False
+    seen[rel] = (st.st_size, st.st_mtime_ns, st.st_ino, actual)
+    return actual == sha256
