@@ -284,9 +284,10 @@ def _cluster_job(job):
     base = root / cluster.name
     old = st.load(base / st.STATE_FILE) or st.DirState({})
     learnt: dict = {}
+    prefix = f"{base}{os.sep}"
 
     def intact(rel: str, sha256: str) -> bool:
-        return statcache.intact(base / rel, f"{cluster.name}/{rel}", sha256, cache, learnt)
+        return statcache.intact(prefix + rel, f"{cluster.name}/{rel}", sha256, cache, learnt)
 
     if old.input == digest and old.files and all(intact(rel, f.sha256) for rel, f in old.files.items()):
         plan = plan_cluster(cluster, registries, settings) if want_plans else None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 from pathlib import Path
 
 Entry = tuple[int, int, int, str]  # size, mtime_ns, inode, sha256
@@ -44,25 +45,26 @@ def save(output: Path, entries: dict[str, Entry]) -> None:
 
 def entry(path: Path, sha256: str) -> Entry | None:
     try:
-        st = path.lstat()
+        info = os.lstat(path)
     except OSError:
         return None
-    return (st.st_size, st.st_mtime_ns, st.st_ino, sha256)
+    return (info.st_size, info.st_mtime_ns, info.st_ino, sha256)
 
 
-def intact(path: Path, rel: str, sha256: str, cache: dict[str, Entry], seen: dict[str, Entry]) -> bool:
+def intact(path: Path | str, rel: str, sha256: str, cache: dict[str, Entry], seen: dict[str, Entry]) -> bool:
     """True when the file at `path` holds bytes with this sha256; records what it learnt in `seen`."""
     try:
-        st = path.lstat()
+        st = os.lstat(path)  # one system call; a symlink is never followed
     except OSError:
         return False
-    if not os.path.isfile(path) or path.is_symlink():
+    if not stat.S_ISREG(st.st_mode):
         return False
     hit = cache.get(rel)
-    if hit is not None and hit[:3] == (st.st_size, st.st_mtime_ns, st.st_ino):
+    if hit is not None and hit[0] == st.st_size and hit[1] == st.st_mtime_ns and hit[2] == st.st_ino:
         return hit[3] == sha256
     try:
-        actual = hashlib.sha256(path.read_bytes()).hexdigest()
+        with open(path, "rb") as fh:
+            actual = hashlib.sha256(fh.read()).hexdigest()
     except OSError:
         return False
     seen[rel] = (st.st_size, st.st_mtime_ns, st.st_ino, actual)
