@@ -85,6 +85,9 @@ def seal(
         raise ValueError(f"data_key must be {_DATA_KEY_SIZE} bytes")
     stamp = _rfc3339(lastmodified)
 
+    fast = _seal_text(document, stanzas, data_key, stamp, encrypted_regex)
+    if fast is not None:
+        return fast
     walker = _Walker(AESGCM(data_key), _matcher(encrypted_regex))
     walker.branch(document, "", False, tail=_SOPS_KEY)  # leaves the root mapping open
     mac = walker.mac.hexdigest().upper()
@@ -362,3 +365,148 @@ def _go_reads_as_non_string(text: str) -> bool:
             return True
         return _GO_NUMBER.match(text.replace("_", "")) is not None  # go-yaml drops '_'
     return False
+
+
+# ---------------------------------------------------------------------------
+# Fast path: documents of mappings, lists and strings only (every Kubernetes
+# Secret regops renders) are written as text directly, without PyYAML events.
+# Scalars are plain only when a conservative pattern and _plain_is_string both
+# allow it; everything else is double-quoted with ASCII escapes.
+
+
+class _NotSimple(Exception):
+    pass
+
+
+_PLAIN_SAFE = re.compile(r"[A-Za-z0-9_./^][A-Za-z0-9_./+=@%,()\[\]^$|-]*(?::[A-Za-z0-9_./+=@%,()\[\]^$|-]+)*\Z")
+_SINGLE_OK = re.compile(r"[\x20-\x7e]*\Z")
+_QUOTE_ESCAPE = re.compile("[^\x20-\x7e]|[\"\\\\]")
+_QUOTE_SHORT = {"\n": "\\n", "\t": "\\t", "\r": "\\r", '"': '\\"', "\\": "\\\\", "\x00": "\\0"}
+
+
+def _quote_char(m: re.Match) -> str:
+    ch = m.group(0)
+    short = _QUOTE_SHORT.get(ch)
+    if short is not None:
+        return short
+    code = ord(ch)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
+def _scalar_text(text: str) -> str:
+    if _PLAIN_SAFE.match(text) and _plain_is_string(text):
+        return text
+    if _SINGLE_OK.match(text) and not text.startswith(" ") and not text.endswith(" "):
+        return "'" + text.replace("'", "''") + "'"  # as PyYAML writes them
+    return '"' + _QUOTE_ESCAPE.sub(_quote_char, text) + '"'
+
+
+_BLOCK_LINE = re.compile(r"[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?\Z")
+
+
+def _literal_ok(text: str) -> bool:
+    """A '|' block reproduces `text` exactly: one final newline, printable ASCII lines, no edge spaces."""
+    if not text.endswith("\n") or text.endswith("\n\n"):
+        return False
+    return all(_BLOCK_LINE.match(line) for line in text[:-1].split("\n"))
+
+
+def _emit_value(value: Any, indent: int, out: list[str], prefix: str) -> None:
+    """Append `value` after `prefix` (a "key:" or "-" already indented)."""
+    pad = " " * indent
+    if isinstance(value, str):
+        if "\n" in value and _literal_ok(value):
+            out.append(prefix + " |")
+            out.extend(pad + "  " + line for line in value[:-1].split("\n"))
+        else:
+            out.append(prefix + " " + _scalar_text(value))
+    elif isinstance(value, dict):
+        if not value:
+            out.append(prefix + " {}")
+            return
+        out.append(prefix)
+        _emit_mapping(value, indent + 2, out)
+    elif isinstance(value, list):
+        if not value:
+            out.append(prefix + " []")
+            return
+        out.append(prefix)
+        _emit_sequence(value, indent, out)
+    else:
+        raise _NotSimple
+
+
+def _emit_mapping(mapping: dict, indent: int, out: list[str]) -> None:
+    pad = " " * indent
+    for key, value in mapping.items():
+        _emit_value(value, indent, out, pad + _scalar_text(key) + ":")
+
+
+def _emit_sequence(items: list, indent: int, out: list[str]) -> None:
+    pad = " " * indent
+    for item in items:
+        if isinstance(item, dict) and item:
+            first = len(out)
+            _emit_mapping(item, indent + 2, out)
+            out[first] = pad + "- " + out[first][indent + 2 :]
+        else:
+            _emit_value(item, indent, out, pad + "-")
+
+
+def _seal_text(document: Mapping[str, Any], stanzas, data_key: bytes, stamp: str, encrypted_regex: str) -> str | None:
+    """The sealed file as text, or None when the document holds anything but mappings, lists and strings."""
+    aead = AESGCM(data_key)
+    matches = _matcher(encrypted_regex)
+    mac = hashlib.sha512()
+    iv_size, tag_size, b64 = _IV_SIZE, _TAG_SIZE, base64.b64encode
+
+    def encrypt(plain: bytes, path: str) -> str:
+        iv = os.urandom(iv_size)
+        sealed = aead.encrypt(iv, plain, path.encode("utf-8"))
+        return (
+            f"ENC[AES256_GCM,data:{b64(sealed[:-tag_size]).decode()},iv:{b64(iv).decode()},"
+            f"tag:{b64(sealed[-tag_size:]).decode()},type:str]"
+        )
+
+    def walk(value: Any, path: str, encrypted: bool) -> Any:
+        kind = type(value)
+        if kind is str:
+            plain = value.encode("utf-8")
+            mac.update(plain)
+            return encrypt(plain, path) if encrypted and plain else value
+        if kind is dict:
+            out = {}
+            for key, item in value.items():
+                if type(key) is not str:
+                    raise _NotSimple
+                out[key] = walk(item, path + key + ":", encrypted or matches(key))
+            return out
+        if kind is list:
+            return [walk(item, path, encrypted) for item in value]  # sops adds no index to the path
+        raise _NotSimple
+
+    if type(document) is not dict:
+        return None
+    try:
+        body = walk(document, "", False)
+    except _NotSimple:
+        return None
+    mac_value = encrypt(mac.hexdigest().upper().encode("ascii"), stamp)
+    age = [{"recipient": text, "enc": pyrage.encrypt(data_key, [parsed], armored=True).decode("ascii")} for text, parsed in stanzas]
+    body["sops"] = {
+        "age": age,
+        "lastmodified": stamp,
+        "mac": mac_value,
+        "encrypted_regex": encrypted_regex,
+        "version": SOPS_VERSION,
+    }
+    out: list[str] = []
+    try:
+        _emit_mapping(body, 0, out)
+    except _NotSimple:
+        return None
+    return "\n".join(out) + "\n"
