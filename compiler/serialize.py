@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import yaml
 
+from . import yamltext
+
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 def dump(obj: dict) -> str:
-    return yaml.dump(obj, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=2**30, allow_unicode=True)
+    try:
+        return yamltext.emit(obj)
+    except yamltext.NotSimple:
+        return yaml.dump(obj, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=2**30, allow_unicode=True)

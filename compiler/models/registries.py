@@ -40,7 +40,7 @@ class Auth(Strict):
     secretAccessKey: str | Optional = Field(None, description=f"ecr user-auth: the AWS secret access key. {SECRET}")
 
 
-from ..providers import SECRET_AUTH_FIELDS  # noqa: E402  (re-exported)
+from ..providers import SECRET_AUTH_FIELDS as SECRET_AUTH_FIELDS  # noqa: E402  (re-exported)
 
 
 class CredentialAccess(CredentialAccessBehaviour, Strict):
