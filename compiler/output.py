@@ -77,10 +77,23 @@ class _DirPlan:
     removes: list[str]
     new_state: st.DirState
     state_bytes: bytes | None  # None: the state file is unchanged
+    staged: bool = False
+
+    @property
+    def empty(self) -> bool:
+        return not self.writes and not self.removes and self.state_bytes is None
 
 
 class OutputTree:
-    def __init__(self, root: Path, key: bytes, seal: Callable[[dict, tuple[str, ...]], str], seal_params: str):
+    """The comparison of a render with the tree, and the staging of its changes.
+
+    With `stage_early`, each directory's changes are written into the staging
+    tree as soon as they are known, so writing overlaps the rendering of the
+    other clusters; the staging tree is created on the first change only, so
+    a no-op render writes nothing at all.
+    """
+
+    def __init__(self, root: Path, key: bytes, seal: Callable[[dict, tuple[str, ...]], str], seal_params: str, *, stage_early: bool = False):
         self.root = root
         self.key = key
         self.seal = seal
@@ -88,6 +101,8 @@ class OutputTree:
         self.diff = Diff()
         self._plans: list[_DirPlan] = []
         self.sealed = 0
+        self.stage_early = stage_early
+        self._staging: Path | None = None
 
     # ---- comparing
 
@@ -116,6 +131,8 @@ class OutputTree:
     def merge(self, plan: _DirPlan, diff: Diff, sealed: int) -> None:
         """Take in the comparison of one directory (made here or in a worker process)."""
         self._plans.append(plan)
+        if self.stage_early and not plan.empty:
+            self._stage(plan)
         self.diff.added += diff.added
         self.diff.changed += diff.changed
         self.diff.removed += diff.removed
@@ -161,27 +178,40 @@ class OutputTree:
 
     # ---- writing
 
+    def _stage(self, plan: _DirPlan) -> None:
+        if self._staging is None:
+            self._staging = _stage_copy(self.root)
+        staging = self._staging
+        base = staging / plan.prefix if plan.prefix else staging
+        for rel in plan.removes:
+            _remove(staging, base / rel)
+        writes = [(base / rel, data) for rel, data in plan.writes.items()]
+        if plan.state_bytes is not None:
+            writes.append((base / st.STATE_FILE, plan.state_bytes))
+        elif not plan.new_state.files and plan.prefix:
+            _remove(staging, base / st.STATE_FILE)
+        _write_all(staging, writes)
+        plan.staged = True
+
     def commit(self) -> None:
-        """Stage the new tree beside the old one and swap it in. Nothing to do when nothing changed."""
-        if not self.diff.any and all(p.state_bytes is None for p in self._plans):
+        """Stage what is left and swap the new tree in. Nothing to do when nothing changed."""
+        pending = [p for p in self._plans if not p.staged and not p.empty]
+        if self._staging is None and not pending:
             return
-        staging = _stage_copy(self.root)
         try:
-            writes: list[tuple[Path, bytes]] = []
-            for plan in self._plans:
-                base = staging / plan.prefix if plan.prefix else staging
-                for rel in plan.removes:
-                    _remove(staging, base / rel)
-                writes.extend((base / rel, data) for rel, data in plan.writes.items())
-                if plan.state_bytes is not None:
-                    writes.append((base / st.STATE_FILE, plan.state_bytes))
-                elif not plan.new_state.files and plan.prefix:
-                    _remove(staging, base / st.STATE_FILE)
-            _write_all(staging, writes)
-            _swap_in(self.root, staging)
+            for plan in pending:
+                self._stage(plan)
+            _swap_in(self.root, self._staging)
+            self._staging = None
         except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
+            self.discard()
             raise
+
+    def discard(self) -> None:
+        """Drop the staging tree (a failed or checked render): the output stays as it was."""
+        if self._staging is not None:
+            shutil.rmtree(self._staging, ignore_errors=True)
+            self._staging = None
 
 
 def _existing(path: Path) -> bytes | None:

@@ -149,8 +149,6 @@ class KeyFileError(Exception):
 def _render(request, config, registries, every, selected, auth, output: Path) -> RenderResult:
     from . import output as out
     from . import sealing
-    from . import state as st
-    from .catalog import catalog
 
     try:
         key, key_bytes = _render_key(output, config_recipients(config), request.verbose)
@@ -161,7 +159,18 @@ def _render(request, config, registries, every, selected, auth, output: Path) ->
         return sealing.seal(obj, list(recipients))
 
     params = f"{sealing.DEFAULT_ENCRYPTED_REGEX}|{sealing.SOPS_VERSION}"
-    tree = out.OutputTree(output, key, seal, params)
+    tree = out.OutputTree(output, key, seal, params, stage_early=not request.check)
+    try:
+        return _render_into(tree, request, config, registries, every, selected, auth, output, key, key_bytes, params)
+    finally:
+        tree.discard()  # a no-op after a successful commit; otherwise the output stays untouched
+
+
+def _render_into(tree, request, config, registries, every, selected, auth, output: Path, key, key_bytes, params) -> RenderResult:
+    from . import output as out
+    from . import state as st
+    from .catalog import catalog
+
     problems: list[Problem] = []
     results: list[ClusterOutput] = []
     plans = []
