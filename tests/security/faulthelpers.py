@@ -1,0 +1,80 @@
+"""Helpers of the fault tests: tree comparison after kills, and running without root's permission bypass."""
+
+from __future__ import annotations
+
+import ctypes
+import json
+from pathlib import Path
+
+from compiler import state as st
+
+_CAP_DAC_OVERRIDE = 1
+_CAP_DAC_READ_SEARCH = 2
+
+
+def tree(root: Path) -> dict[str, bytes | tuple]:
+    out: dict[str, bytes | tuple] = {}
+    if not root.exists():
+        return out
+    for p in sorted(root.rglob("*")):
+        rel = str(p.relative_to(root))
+        if p.is_symlink():
+            out[rel] = ("symlink", str(p.readlink()))
+        elif p.is_file():
+            out[rel] = p.read_bytes()
+    return out
+
+
+def comparable(files: dict) -> dict:
+    """A tree with ciphertext replaced by what the render state says about it (sealing is randomised)."""
+    out: dict = {}
+    for path, data in files.items():
+        if isinstance(data, tuple):
+            out[path] = data
+        elif path.endswith(st.STATE_FILE):
+            doc = json.loads(data)
+            out[path] = ({k: v.get("hmac") or v["sha256"] for k, v in doc["files"].items()}, doc.get("clusters"))
+        elif b"\nsops:\n" in data:
+            out[path] = "sealed"
+        else:
+            out[path] = data
+    return out
+
+
+def consistent(root: Path) -> bool:
+    """Every file the states list exists and has the sha256 they record."""
+    for state_file in root.rglob(st.STATE_FILE):
+        doc = json.loads(state_file.read_bytes())
+        for rel, entry in doc["files"].items():
+            f = state_file.parent / rel
+            if not f.is_file() or st.sha256(f.read_bytes()) != entry["sha256"]:
+                return False
+    return True
+
+
+class _Header(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _Data(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+def drop_permission_bypass() -> bool:
+    """In this (forked) process, drop CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH: root then obeys mode bits.
+
+    Tests run as root in CI, where chmod 0555 alone stops nothing. Returns False
+    when the capabilities cannot be changed here.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        header = _Header(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3
+        data = (_Data * 2)()
+        if libc.capget(ctypes.byref(header), data) != 0:
+            return False
+        mask = ~((1 << _CAP_DAC_OVERRIDE) | (1 << _CAP_DAC_READ_SEARCH)) & 0xFFFFFFFF
+        data[0].effective &= mask
+        data[0].permitted &= mask
+        return libc.capset(ctypes.byref(_Header(0x20080522, 0)), data) == 0
+    except (OSError, AttributeError):
+        return False
