@@ -26,15 +26,27 @@ def tree(root: Path) -> dict[str, bytes | tuple]:
 
 
 def comparable(files: dict) -> dict:
-    """A tree with ciphertext replaced by what the render state says about it (sealing is randomised)."""
+    """A tree with ciphertext replaced by what the render state says about it (sealing is randomised).
+
+    In the state files only the sha256 of sealed files is dropped (it hashes ciphertext); every other
+    recorded fact (keyed fingerprints, ownership, cluster lists) must be the same.
+    """
+    def sealed(path: str) -> bool:
+        data = files.get(path)
+        return isinstance(data, bytes) and b"\nsops:\n" in data
+
     out: dict = {}
     for path, data in files.items():
         if isinstance(data, tuple):
             out[path] = data
         elif path.endswith(st.STATE_FILE):
             doc = json.loads(data)
-            out[path] = ({k: v.get("hmac") or v["sha256"] for k, v in doc["files"].items()}, doc.get("clusters"))
-        elif b"\nsops:\n" in data:
+            prefix = path[: -len(st.STATE_FILE)]
+            entries = {}
+            for rel, entry in (doc.get("files") or {}).items():
+                entries[rel] = {k: v for k, v in entry.items() if not (k == "sha256" and sealed(prefix + rel))}
+            out[path] = ({k: v for k, v in doc.items() if k != "files"}, entries)
+        elif sealed(path):
             out[path] = "sealed"
         else:
             out[path] = data

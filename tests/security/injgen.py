@@ -12,6 +12,7 @@ import base64
 import json
 import string
 
+from hypothesis import assume
 from hypothesis import strategies as st
 from pyrage import x25519
 
@@ -132,6 +133,9 @@ def world(draw):
     for reg in regs:
         reg["credentialAccess"] = dict(access)
         reg.update(charts(reg["name"]))
+    # two registries' repositories mapping to one object name is a validation error (generated-names rule)
+    chart_names = [chart_repository(r["name"], p) for r in regs for p in r["chartRepositories"]]
+    assume(len(chart_names) == len(set(chart_names)))
     namespaces = draw(st.lists(dns_label.filter(lambda n: n not in ("flux-system", "argocd")), min_size=1, max_size=2, unique=True))
     service_accounts = draw(st.lists(dns_subdomain, min_size=1, max_size=2, unique=True))
     extra = draw(st.lists(dns_subdomain, max_size=2, unique=True))

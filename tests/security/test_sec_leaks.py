@@ -237,6 +237,20 @@ def test_verbose_traceback_scrubs_decrypted_values(monkeypatch, example, example
     assert_clean(*hunt.run(["-v", "render"]), {3})
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG: same cause as the ENC type tamper: the render key file .regops-key.yaml (in the rendered tree, so in Git) "
+    "with its hmacKey ENC type changed to int makes `regops -v render` print sops' strconv error, which quotes "
+    "the decrypted HMAC key that keys every fingerprint in the render state"))
+def test_tampered_render_key_file_does_not_leak_the_key(example_rendered, example_secrets):
+    config = example_rendered
+    key_file = config / "rendered" / ".regops-key.yaml"
+    hmac_key = sh.sops_decrypt_json(key_file, config / "keys" / "config.agekey")["hmacKey"]
+    key_file.write_text(key_file.read_text().replace(",type:str]", ",type:int]", 1))
+    hunt = Hunt(config, config / "keys" / "config.agekey", {**example_secrets, "render-key": hmac_key})
+    for args in (["render"], ["-v", "render"]):
+        assert_clean(*hunt.run(args), {1})
+
+
 # --------------------------------------------------------------------------- the generated fleet
 
 
@@ -250,9 +264,15 @@ def test_fleet_commands_leak_nothing(fleet_hunt, tmp_path):
         assert_clean(*fleet_hunt.run(args), codes)
     for args in (["-v", "render"], ["-v", "plan"]):
         assert_clean(*fleet_hunt.run(args, key=wrong_key(fleet_hunt.config, tmp_path)), {1})
-    for f in sh.registries_files(fleet_hunt.config)[:1]:
-        f.write_text(f.read_text().replace("pushContainerImages: true", "pushContainerImages: false", 1).replace("pushContainerImages: false", "pushContainerImages: true", 1) + "# edited\n")
-    fleet_hunt.config.joinpath("clusters.yaml").write_text(fleet_hunt.config.joinpath("clusters.yaml").read_text().replace("syncTool: flux", "syncTool: fluks", 1))
+    # a MAC mismatch in one registries file, then a schema error on top of it
+    f = sh.registries_files(fleet_hunt.config)[0]
+    f.write_text(f.read_text().replace("pushContainerImages: true", "pushContainerImages: false", 1).replace(
+        "pushContainerImages: false", "pushContainerImages: true", 1) + "# edited\n")
+    f.write_text(f.read_text().replace("pushHelmPackages: false", "pushHelmPackages: true", 1))
+    for args in (["-v", "render"], ["-v", "plan"]):
+        assert_clean(*fleet_hunt.run(args), {1})
+    clusters = fleet_hunt.config / "clusters.yaml"
+    clusters.write_text(clusters.read_text().replace("syncTool: flux", "syncTool: fluks", 1))
     for args in (["-v", "validate"], ["render"], ["plan", "--format", "json"]):
         assert_clean(*fleet_hunt.run(args), {1})
 
