@@ -232,7 +232,7 @@ def check_object(obj: dict, path: str, regs: list[dict], cluster: dict, settings
         assert config == {"auths": {server(reg): entry}}
         got = config["auths"][server(reg)]
         assert got["password"].encode("utf-8") == password.encode("utf-8")
-        assert base64.b64decode(got["auth"]) == f"{user}:{password}".encode("utf-8")
+        assert base64.b64decode(got["auth"]) == f"{user}:{password}".encode()
         return
     if kind == "Secret" and name == f"{prefix}{registry}-aws":
         a = reg["auth"]

@@ -39,7 +39,7 @@ def fleet_module():
     """tests/benchmarks/fleet.py (not a package: imported from its directory)."""
     if str(BENCHMARKS) not in sys.path:
         sys.path.insert(0, str(BENCHMARKS))
-    import fleet  # noqa: PLC0415
+    import fleet
 
     return fleet
 
@@ -61,7 +61,7 @@ def sops_env(key: Path | None) -> dict[str, str]:
 
 
 def sops(args: list[str], key: Path | None, *, cwd: Path | None = None, input: bytes | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sops_binary_path(), *args], capture_output=True, env=sops_env(key), cwd=cwd, input=input, timeout=120)
+    return subprocess.run([sops_binary_path(), *args], capture_output=True, env=sops_env(key), cwd=cwd, input=input, timeout=120, check=False)
 
 
 def sops_decrypt_json(path: Path, key: Path) -> dict:
@@ -153,7 +153,7 @@ def needles(secrets: dict[str, str], *, min_len: int = 8) -> dict[str, str]:
 
 
 _ENC = re.compile(r"ENC\[AES256_GCM,[^\]]*\]")
-_AGE = re.compile(r"-----BEGIN AGE ENCRYPTED FILE-----.*?-----END AGE ENCRYPTED FILE-----", re.S)
+_AGE = re.compile(r"-----BEGIN AGE ENCRYPTED FILE-----.*?-----END AGE ENCRYPTED FILE-----", re.DOTALL)
 
 
 def plaintext_parts(text: str) -> str:

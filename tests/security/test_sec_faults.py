@@ -60,7 +60,7 @@ def enospc(monkeypatch):
     return state
 
 
-@pytest.mark.parametrize("after", [0, 1, 17, 60])
+@pytest.mark.parametrize("after", [0, 1, 17, 40])
 def test_disk_full_midway_keeps_the_old_tree_and_cleans_staging(example_rendered, enospc, after):
     config = example_rendered
     tree = config / "rendered"
@@ -169,7 +169,7 @@ def test_read_only_output_keeps_the_old_tree(example_rendered, tmp_path, bypass_
 def test_read_only_tree_leaves_no_staging_behind(example_rendered, tmp_path, bypass_dropped_works):
     config = example_rendered
     change_every_secret(config)
-    code, output = _read_only_render(config, tmp_path, "tree-0555")
+    _code, output = _read_only_render(config, tmp_path, "tree-0555")
     assert sh.leftovers(config / "rendered") == [], output
 
 

@@ -142,11 +142,11 @@ def test_sealed_secrets_decrypt_with_sops_to_the_input_bytes(key_files, w):
                     plain.append((cluster, o.obj, f))
 
         def decrypt(job):
-            cluster, obj, path, f = job
+            cluster, _obj, _path, f = job
             return job, _sops_json(["decrypt", "--output-type", "json", str(f)], key_files[cluster["syncTool"]])
 
         def reparse(job):
-            cluster, obj, f = job
+            cluster, _obj, f = job
             args = ["--config", str(key_files["config"]), "encrypt", "--age", cluster["recipients"]["age"][0],
                     "--encrypted-regex", "^never-a-key$", "--input-type", "yaml", "--output-type", "json", str(f)]
             return job, _sops_json(args, None)

@@ -90,7 +90,7 @@ def test_secrets_decrypt_with_their_cluster_key_and_no_other(fleet):
         jobs.append((rng.choice(files), fleet.outdir / "keys" / "config.agekey", False))
 
     def attempt(job):
-        f, key, should = job
+        f, key, _ = job
         proc = sh.sops(["decrypt", "--output-type", "json", str(f)], key)
         return job, proc
 

@@ -165,7 +165,6 @@ def test_sigkill_in_the_write_window(small_example, tmp_path):
 
     def _continue():
         flags["grandchild"] = True
-        return None
 
     def _kill_loop(log):
         import json as _json

@@ -251,6 +251,46 @@ def test_tampered_render_key_file_does_not_leak_the_key(example_rendered, exampl
         assert_clean(*hunt.run(args), {1})
 
 
+def reencrypt_with(config: Path, rel: str, change) -> None:
+    """Decrypt a registries file, let `change(data)` edit it, and encrypt it again (the config's .sops.yaml rules)."""
+    import yaml
+
+    key = config / "keys" / "config.agekey"
+    data = sh.sops_decrypt_json(config / rel, key)
+    change(data)
+    (config / rel).write_text(yaml.safe_dump(data, sort_keys=False))
+    proc = sh.sops(["encrypt", "-i", rel], key, cwd=config)
+    assert proc.returncode == 0, proc.stderr
+
+
+BROKEN_KEYS = {
+    "truncated-json": lambda key: key[: len(key) // 2],
+    "not-a-service-account": lambda key: key.replace('"service_account"', '"authorized_user"'),
+    "pem-instead-of-json": lambda key: __import__("json").loads(key)["private_key"],
+}
+
+
+@pytest.mark.parametrize("broken", sorted(BROKEN_KEYS))
+def test_unusable_gcp_key_is_reported_without_its_content(example_rendered, example_secrets, broken):
+    """A serviceAccountKey that decrypts fine but is not a usable key: the render error must not quote it."""
+    config = example_rendered
+    originals = {}
+
+    def change(data):
+        for reg in data["registries"]:
+            if reg["name"] == "gar-europe":
+                originals["key"] = reg["auth"]["serviceAccountKey"]
+                reg["auth"]["serviceAccountKey"] = BROKEN_KEYS[broken](originals["key"])
+                originals["broken"] = reg["auth"]["serviceAccountKey"]
+
+    reencrypt_with(config, "registries/cloud.yaml", change)
+    hunt = Hunt(config, config / "keys" / "config.agekey", {**example_secrets, "broken-key": originals["broken"]})
+    for args in (["render"], ["-v", "render"], ["-v", "plan"]):
+        run, leaks = hunt.run(args)
+        assert_clean(run, leaks, {1})
+        assert "gar-europe" in run.output and "serviceAccountKey" in run.output, run
+
+
 # --------------------------------------------------------------------------- the generated fleet
 
 
@@ -281,7 +321,7 @@ def test_fleet_commands_leak_nothing(fleet_hunt, tmp_path):
 @pytest.mark.parametrize("stage", ["render_cluster", "seal", "manifests.check", "commit"])
 def test_fleet_exception_in_a_render_stage_leaks_nothing(monkeypatch, fleet_hunt, small_fleet, stage):
     secrets = sh.secret_values(small_fleet.registries)
-    some = sorted(v for k, v in secrets.items() if k.endswith((".password", ".token")))[0]
+    some = min(v for k, v in secrets.items() if k.endswith((".password", ".token")))
     inject(monkeypatch, stage, f"boom {some}")
     assert_clean(*fleet_hunt.run(["render"]), {3})
     message = f"boom again {some}"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import sechelpers as sh
 
-_ENC_LINE = re.compile(r"^(?P<indent>\s+)(?P<field>password|token|serviceAccountKey|accessKeyId|secretAccessKey): (?P<value>ENC\[[^\n]*\])$", re.M)
+_ENC_LINE = re.compile(r"^(?P<indent>\s+)(?P<field>password|token|serviceAccountKey|accessKeyId|secretAccessKey): (?P<value>ENC\[[^\n]*\])$", re.MULTILINE)
 
 
 def encs(path: Path) -> list[re.Match]:
