@@ -344,7 +344,11 @@ def _remove(staging: Path, target: Path) -> None:
 
 
 def _stage_copy(root: Path) -> Path:
-    """A sibling directory holding the current tree as hard links (symlinks as symlinks)."""
+    """A sibling directory holding the current tree as hard links (symlinks as symlinks).
+
+    One link per file is the cost of swapping the whole tree atomically; plain
+    strings and scandir keep the rest of the walk cheap on trees of 10^4 files.
+    """
     root.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.regops-new-", dir=root.parent))
     if not root.is_dir():
@@ -353,26 +357,24 @@ def _stage_copy(root: Path) -> Path:
         os.umask(umask)
         os.chmod(staging, 0o777 & ~umask)
         return staging
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        rel = os.path.relpath(dirpath, root)
-        dest = staging if rel == "." else staging / rel
-        for d in dirnames:
-            src = os.path.join(dirpath, d)
-            if os.path.islink(src):
-                os.symlink(os.readlink(src), dest / d)
-            else:
-                (dest / d).mkdir()
-                shutil.copystat(src, dest / d, follow_symlinks=False)
-        for f in filenames:
-            src = os.path.join(dirpath, f)
-            if os.path.islink(src):
-                os.symlink(os.readlink(src), dest / f)
-            else:
-                try:
-                    os.link(src, dest / f, follow_symlinks=False)
-                except OSError:
-                    shutil.copy2(src, dest / f, follow_symlinks=False)
-    shutil.copystat(root, staging, follow_symlinks=False)
+    os.chmod(staging, os.lstat(root).st_mode & 0o7777)
+    link, symlink, readlink, mkdir = os.link, os.symlink, os.readlink, os.mkdir
+    stack = [(os.fspath(root), os.fspath(staging))]
+    while stack:
+        src_dir, dst_dir = stack.pop()
+        with os.scandir(src_dir) as entries:
+            for entry in entries:
+                dst = dst_dir + os.sep + entry.name
+                if entry.is_symlink():
+                    symlink(readlink(entry.path), dst)
+                elif entry.is_dir(follow_symlinks=False):
+                    mkdir(dst, entry.stat(follow_symlinks=False).st_mode & 0o7777)
+                    stack.append((entry.path, dst))
+                else:
+                    try:
+                        link(entry.path, dst, follow_symlinks=False)
+                    except OSError:
+                        shutil.copy2(entry.path, dst, follow_symlinks=False)
     return staging
 
 
