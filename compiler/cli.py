@@ -37,7 +37,9 @@ class RegopsGroup(click.Group):
             if verbose:
                 import traceback
 
-                traceback.print_exc()
+                from .redact import scrub
+
+                click.echo(scrub(traceback.format_exc()), err=True, nl=False)
             # The exception text may quote input; print only its type unless asked.
             click.echo(f"regops: internal error ({type(exc).__name__}); run with -v for details", err=True)
             ctx.exit(EXIT_INTERNAL)

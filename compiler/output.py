@@ -25,6 +25,8 @@ import json
 import os
 import shutil
 import socket
+import stat
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -210,7 +212,7 @@ class OutputTree:
     def discard(self) -> None:
         """Drop the staging tree (a failed or checked render): the output stays as it was."""
         if self._staging is not None:
-            shutil.rmtree(self._staging, ignore_errors=True)
+            _rmtree(self._staging)
             self._staging = None
 
 
@@ -357,7 +359,7 @@ def _stage_copy(root: Path) -> Path:
         os.umask(umask)
         os.chmod(staging, 0o777 & ~umask)
         return staging
-    os.chmod(staging, os.lstat(root).st_mode & 0o7777)
+    os.chmod(staging, (os.lstat(root).st_mode & 0o7777) | 0o700)
     link, symlink, readlink, mkdir = os.link, os.symlink, os.readlink, os.mkdir
     stack = [(os.fspath(root), os.fspath(staging))]
     while stack:
@@ -368,7 +370,8 @@ def _stage_copy(root: Path) -> Path:
                 if entry.is_symlink():
                     symlink(readlink(entry.path), dst)
                 elif entry.is_dir(follow_symlinks=False):
-                    mkdir(dst, entry.stat(follow_symlinks=False).st_mode & 0o7777)
+                    # owner rwx always: regops must write into and clean up its own staging tree
+                    mkdir(dst, (entry.stat(follow_symlinks=False).st_mode & 0o7777) | 0o700)
                     stack.append((entry.path, dst))
                 else:
                     try:
@@ -376,6 +379,28 @@ def _stage_copy(root: Path) -> Path:
                     except OSError:
                         shutil.copy2(entry.path, dst, follow_symlinks=False)
     return staging
+
+
+def _rmtree(path: Path) -> None:
+    """Remove a tree regops staged or replaced, even where its directories were read-only."""
+
+    def retry(func, name, _exc) -> None:
+        try:
+            parent = os.path.dirname(name)
+            os.chmod(parent, os.lstat(parent).st_mode | 0o700)
+            if os.path.isdir(name) and not os.path.islink(name):
+                os.chmod(name, os.lstat(name).st_mode | 0o700)
+            func(name)
+        except OSError:
+            pass
+
+    if os.path.lexists(path):
+        with contextlib.suppress(OSError):
+            os.chmod(path, os.lstat(path).st_mode | 0o700)
+        if sys.version_info >= (3, 12):
+            shutil.rmtree(path, onexc=retry)
+        else:
+            shutil.rmtree(path, onerror=retry)
 
 
 def _exchange(a: Path, b: Path) -> bool:
@@ -393,13 +418,13 @@ def _swap_in(output: Path, staging: Path) -> None:
         os.rename(staging, output)
         return
     if _exchange(staging, output):
-        shutil.rmtree(staging, ignore_errors=True)  # now the old tree
+        _rmtree(staging)  # now the old tree
         return
     old = Path(tempfile.mkdtemp(prefix=f".{output.name}.regops-old-", dir=output.parent))
     os.rmdir(old)
     os.rename(output, old)
     os.rename(staging, output)
-    shutil.rmtree(old, ignore_errors=True)
+    _rmtree(old)
 
 
 def clean_leftovers(output: Path) -> None:
@@ -414,7 +439,20 @@ def clean_leftovers(output: Path) -> None:
             os.rename(olds[0], output)
     for entry in parent.iterdir():
         if entry.name.startswith((f".{output.name}.regops-new-", f".{output.name}.regops-old-")) and not entry.is_symlink():
-            shutil.rmtree(entry, ignore_errors=True)
+            _rmtree(entry)
+
+
+def _lock_dir() -> Path:
+    """A directory of this user's only (0700), for render locks."""
+    base = Path(tempfile.gettempdir()) / f"regops-{os.getuid()}"
+    try:
+        base.mkdir(mode=0o700)
+    except FileExistsError:
+        pass
+    info = os.lstat(base)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise OutputError(f"{base} is not a private directory of this user; remove it and render again")
+    return base
 
 
 @contextlib.contextmanager
@@ -428,8 +466,12 @@ def locked(output: Path, *, wait: bool = False) -> Iterator[None]:
     output.parent.mkdir(parents=True, exist_ok=True)
     real = os.path.realpath(output)
     digest = hashlib.sha256(real.encode("utf-8", "surrogateescape")).hexdigest()[:24]
-    path = Path(tempfile.gettempdir()) / f"regops-{digest}.lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    path = _lock_dir() / f"{digest}.lock"
+    try:
+        # O_NOFOLLOW: a symlink planted at the lock path is refused, never written through.
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    except OSError as exc:
+        raise OutputError(f"cannot open the render lock {path}: {exc.strerror}") from None
     try:
         try:
             # POSIX record locks belong to this process: forked render workers

@@ -11,15 +11,47 @@ import base64
 import binascii
 import re
 
-_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----\s*(.*?)\s*-----END \1-----", re.DOTALL)
+_BEGIN = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----")
+_END = re.compile(r"-----END ([A-Z0-9 ]+)-----")
+
+
+def _blocks(text: str) -> tuple[list[tuple[str, str]], bool]:
+    """(label, base64 body) of each PEM block, and whether every BEGIN had its END.
+
+    One pass over the lines: linear in the input, whatever it holds (a regex
+    over the whole text was quadratic in unclosed BEGIN lines).
+    """
+    blocks: list[tuple[str, str]] = []
+    label: str | None = None
+    body: list[str] = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if label is None:
+            m = _BEGIN.fullmatch(line)
+            if m:
+                label, body = m.group(1), []
+            elif "-----BEGIN" in line:
+                return blocks, False
+        else:
+            m = _END.fullmatch(line)
+            if m:
+                if m.group(1) != label:
+                    return blocks, False
+                blocks.append((label, "".join(body)))
+                label = None
+            elif "-----" in line:
+                return blocks, False
+            else:
+                body.append(line)
+    return blocks, label is None
 
 
 def check_certificates(text: str) -> tuple[int, str | None]:
     """Return (number of certificates, error or None)."""
-    blocks = _BLOCK.findall(text)
     if "-----BEGIN" not in text:
         return 0, "is not PEM: no -----BEGIN CERTIFICATE----- block"
-    if text.count("-----BEGIN") != len(blocks):
+    blocks, closed = _blocks(text)
+    if not closed:
         return 0, "has a PEM block without its matching -----END line"
     count = 0
     for i, (label, body) in enumerate(blocks, 1):

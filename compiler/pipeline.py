@@ -68,7 +68,7 @@ def run(request: RenderRequest) -> RenderResult:
     encrypted = [(doc.file, doc.file) for doc in config.registry_docs if needs_decryption(doc)]
     decrypted = decrypt_registries(encrypted, verbose=request.verbose)
     if decrypted.problems:
-        return RenderResult(decrypted.problems)
+        return RenderResult(decrypted.problems, files_checked=len(validation.files))
 
     registries = [loc.model for loc in config.registries]
     every = [loc.model for loc in config.clusters]
@@ -89,6 +89,10 @@ def run(request: RenderRequest) -> RenderResult:
             return _render(request, config, registries, every, selected, decrypted.auth, output)
     except out.OutputError as exc:
         return _fail(str(output), str(exc))
+    except OSError as exc:
+        # disk full, permission denied, ...: the old tree is intact (the staging copy is dropped)
+        where = exc.filename if isinstance(exc.filename, str) else str(output)
+        return _fail(str(output), f"cannot write the output tree ({exc.strerror or type(exc).__name__}: {where}); it was left as it was")
 
 
 def _matches(name: str, globs: tuple[str, ...]) -> bool:
@@ -125,6 +129,9 @@ def _render_key(output: Path, recipients: tuple[str, ...], verbose: bool) -> tup
         if problem is not None:
             raise KeyFileError(f"{path}: {problem.message}; delete it to rebuild the render state (every Secret is then re-encrypted once)")
         try:
+            from . import redact
+
+            redact.register(data["hmacKey"])
             key = bytes.fromhex(data["hmacKey"])
             import yaml
 
@@ -180,7 +187,8 @@ def _render_into(tree, request, config, registries, every, selected, auth, outpu
     seen: dict = {}
     digests = _cluster_digests(config, auth, key)
     shared = (registries, config.settings, auth, output, key, params, cache, request.plans)
-    jobs = [(c, digests[c.name]) for c in selected]
+    reach = {loc.model.name: [r.model for r, avail in zip(config.registries, config.available) if loc.model.name in avail] for loc in config.clusters}
+    jobs = [(c, digests[c.name], reach[c.name]) for c in selected]
     for name, found, plan, compared, counts, learnt in _cluster_results(jobs, shared, request.jobs):
         problems.extend(found)
         if plan is not None:
@@ -288,7 +296,7 @@ def _cluster_job(job):
     from . import statcache
     from .planning import plan_cluster
 
-    cluster, digest = job
+    cluster, digest, available = job
     registries, settings, auth, root, key, params, cache, want_plans = _SHARED
     base = root / cluster.name
     old = st.load(base / st.STATE_FILE) or st.DirState({})
@@ -299,11 +307,11 @@ def _cluster_job(job):
         return statcache.intact(prefix + rel, f"{cluster.name}/{rel}", sha256, cache, learnt)
 
     if old.input == digest and old.files and all(intact(rel, f.sha256) for rel, f in old.files.items()):
-        plan = plan_cluster(cluster, registries, settings) if want_plans else None
+        plan = plan_cluster(cluster, registries, settings, available) if want_plans else None
         counts = (len(old.files), sum(1 for f in old.files.values() if f.hmac))
         return cluster.name, [], plan, old, counts, learnt
 
-    plan = plan_cluster(cluster, registries, settings)
+    plan = plan_cluster(cluster, registries, settings, available)
     provider_of = {r.name: r.provider for r in registries}
     inputs = {i.path: _input_fingerprint(i, plan, cluster, provider_of, auth, key) for i in plan.intents}
     kept = {}
@@ -327,6 +335,17 @@ def _input_fingerprint(intent, plan, cluster, provider_of, auth, key: bytes) -> 
     from . import __version__, manifests, state as st
 
     registry = intent.registry or ""
+    if not intent.secret:
+        # The same non-secret object recurs across clusters: fingerprint it once per process.
+        memo = _MEMO.setdefault("inputs", {})
+        ident = (intent.template, intent.path, repr(intent.params), provider_of.get(registry), cluster.kubernetesVersion)
+        found = memo.get(ident)
+        if found is None:
+            found = memo[ident] = st.input_fingerprint(key, (
+                __version__, _templates_digest(), intent.template, intent.path, ident[2], ident[3], (), (),
+                manifests.schema_identity(cluster.kubernetesVersion, *_api_kind(intent)),
+            ))
+        return found
     parts = (
         __version__,
         _templates_digest(),

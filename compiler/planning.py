@@ -74,10 +74,15 @@ def host(reg) -> str:
     return providers.host_of(reg.provider, reg.url) or ""
 
 
-def plan_cluster(cluster, registries: list, settings) -> ClusterPlan:
-    """The plan of one cluster. `registries` and `cluster` are records or models."""
+def plan_cluster(cluster, registries: list, settings, available: list | None = None) -> ClusterPlan:
+    """The plan of one cluster. `registries` and `cluster` are records or models.
+
+    `available`, when the caller already knows it, is the sublist of
+    `registries` available to the cluster (a fleet computes it once per registry).
+    """
     prefix = settings.secretNamePrefix
-    available = [r for r in registries if selects(r.credentialAccess, cluster.name)]
+    if available is None:
+        available = [r for r in registries if selects(r.credentialAccess, cluster.name)]
     intents: list[Intent] = []
     reaches: list[Reach] = []
     pull_names: set[str] = set(cluster.extraImagePullSecrets)

@@ -20,6 +20,7 @@ import dataclasses
 import hashlib
 import hmac
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -74,11 +75,27 @@ def load(path: Path) -> DirState | None:
         return None
     files = {}
     for name, entry in (doc.get("files") or {}).items():
-        if isinstance(entry, dict) and isinstance(entry.get("sha256"), str):
+        # The state is committed to Git, so it is input too: an entry that could
+        # point out of its directory (../, absolute) is ignored, never followed.
+        if safe_relative(name) and isinstance(entry, dict) and isinstance(entry.get("sha256"), str):
             files[name] = FileState(entry["sha256"], entry.get("hmac"), entry.get("input"))
     clusters = doc.get("clusters")
+    if isinstance(clusters, list):
+        clusters = [c for c in clusters if isinstance(c, str) and _LABEL.match(c)]
     cluster_input = doc.get("input") if isinstance(doc.get("input"), str) else None
     return DirState(files, list(clusters) if isinstance(clusters, list) else None, cluster_input)
+
+
+_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_PART = re.compile(r"^[A-Za-z0-9._-]+$")
+
+
+def safe_relative(path: object) -> bool:
+    """A relative path of plain names: no '..', no '.', no absolute or empty parts."""
+    if not isinstance(path, str) or not path or len(path) > 1024:
+        return False
+    parts = path.split("/")
+    return all(_PART.match(p) and p not in (".", "..") for p in parts)
 
 
 def sha256(data: bytes) -> str:

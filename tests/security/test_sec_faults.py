@@ -81,10 +81,6 @@ def test_disk_full_midway_keeps_the_old_tree_and_cleans_staging(example_rendered
     assert render(config, "--check").code == 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: an OSError while writing the output tree (ENOSPC, EACCES, EROFS...) escapes as an internal error: "
-    "exit 3 and 'regops: internal error (OSError); run with -v for details' instead of exit 1 with a message "
-    "naming the output and the cause"))
 def test_disk_full_is_a_clear_error_with_exit_1(example_rendered, enospc):
     change_every_secret(example_rendered)
     enospc["after"] = 5
@@ -162,10 +158,6 @@ def test_read_only_output_keeps_the_old_tree(example_rendered, tmp_path, bypass_
         assert "Traceback" not in output
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: with a read-only output tree (directories 0555, parent writable) the staging copy takes the old "
-    "directories' modes (copystat), so regops cannot write into its own staging tree (exit 3) and cannot remove it "
-    "either: .rendered.regops-new-* is left beside the output, and later renders' cleanup fails silently too"))
 def test_read_only_tree_leaves_no_staging_behind(example_rendered, tmp_path, bypass_dropped_works):
     config = example_rendered
     change_every_secret(config)
@@ -173,9 +165,6 @@ def test_read_only_tree_leaves_no_staging_behind(example_rendered, tmp_path, byp
     assert sh.leftovers(config / "rendered") == [], output
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a read-only output location (EACCES on the staging directory) is an internal error: exit 3, "
-    "'internal error (PermissionError)', instead of exit 1 naming the directory that cannot be written"))
 def test_read_only_output_is_a_clear_error_with_exit_1(example_rendered, tmp_path, bypass_dropped_works):
     config = example_rendered
     change_every_secret(config)
@@ -283,10 +272,6 @@ def _add_state_entry(state_file: Path, rel: str) -> None:
     state_file.write_text(json.dumps(doc, indent=1) + "\n")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (security): .regops-state.json lives in the rendered tree, which is committed to Git; an entry like "
-    "'../../victim' in it makes the next render delete that file OUTSIDE the output directory (removals are "
-    "joined to the staging path without rejecting '..' components; _check_inside only looks for symlinks)"))
 def test_state_entry_cannot_delete_files_outside_the_tree(example_rendered):
     config = example_rendered
     victim = config / "victim.txt"  # e.g. clusters.yaml, or anything the CI user can delete
@@ -307,9 +292,6 @@ def test_state_entry_with_an_absolute_path_deletes_nothing(example_rendered, tmp
     sh.FIGURES["crafted_state_runs"] += 1
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a crafted .regops-state.json entry with an absolute path makes render crash (ValueError from "
-    "Path.relative_to in _check_inside): exit 3 instead of ignoring or rejecting the entry with exit 1"))
 def test_state_entry_with_an_absolute_path_is_not_an_internal_error(example_rendered, tmp_path):
     config = example_rendered
     _add_state_entry(config / "rendered" / "gov-west" / st.STATE_FILE, str(tmp_path / "elsewhere.txt"))
@@ -317,9 +299,6 @@ def test_state_entry_with_an_absolute_path_is_not_an_internal_error(example_rend
     assert render(config).code in (0, 1)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (security): the root .regops-state.json lists the cluster directories regops owns; a name like "
-    "'../outside' there makes render drop that directory: every file its own state lists is deleted, outside the tree"))
 def test_root_state_cluster_entry_cannot_reach_outside_the_tree(example_rendered):
     config = example_rendered
     victim_dir = config / "outside"
@@ -341,10 +320,6 @@ def _lock_path(output: Path) -> Path:
     return Path(tempfile.gettempdir()) / f"regops-{digest}.lock"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (security, shared /tmp): the lock file path /tmp/regops-<sha256(output path)>.lock is predictable and "
-    "opened with O_CREAT without O_NOFOLLOW; a symlink planted there makes render truncate and overwrite the "
-    "symlink's target (mitigated only where fs.protected_symlinks applies to the planting user)"))
 def test_planted_lock_symlink_does_not_clobber_its_target(example_rendered, tmp_path):
     config = example_rendered
     victim = tmp_path / "victim.txt"

@@ -175,11 +175,6 @@ def test_invalid_input_leaks_nothing(example_rendered, example_secrets, failure)
 @pytest.mark.parametrize("verbose", [False, pytest.param(True, id="v")])
 def test_decryption_failures_leak_nothing(request, example_rendered, example_secrets, tmp_path, failure, verbose):
     example = example_rendered
-    if verbose and failure.startswith("enc-type"):
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "BUG: with -v, regops appends the last line of sops' stderr to the error; for an ENC value whose type was "
-            "changed (type:str -> type:int/bool) sops says `strconv.Atoi: parsing \"<plaintext>\": invalid syntax`, "
-            "so `regops -v render` prints the decrypted secret")))
     hunt = Hunt(example, example / "keys" / "config.agekey", example_secrets)
     key: Path | None | str = "config"
     if failure == "no-key":
@@ -227,9 +222,6 @@ def test_verbose_traceback_of_a_render_stage_leaks_nothing_of_regops_own(monkeyp
     assert "Traceback" in run.stderr
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "GAP (SPEC 3.6 'nothing secret in tracebacks'): under -v regops prints tracebacks verbatim; it does not scrub the "
-    "decrypted values it holds, so any exception whose text quotes a credential (e.g. from a library) shows it"))
 def test_verbose_traceback_scrubs_decrypted_values(monkeypatch, example, example_secrets):
     hunt = Hunt(example, example / "keys" / "config.agekey", example_secrets)
     secret = example_secrets["docker-hub.password"]
@@ -237,10 +229,6 @@ def test_verbose_traceback_scrubs_decrypted_values(monkeypatch, example, example
     assert_clean(*hunt.run(["-v", "render"]), {3})
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: same cause as the ENC type tamper: the render key file .regops-key.yaml (in the rendered tree, so in Git) "
-    "with its hmacKey ENC type changed to int makes `regops -v render` print sops' strconv error, which quotes "
-    "the decrypted HMAC key that keys every fingerprint in the render state"))
 def test_tampered_render_key_file_does_not_leak_the_key(example_rendered, example_secrets):
     config = example_rendered
     key_file = config / "rendered" / ".regops-key.yaml"
