@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import string
 
 from hypothesis import assume
@@ -174,7 +175,10 @@ def b64(text: str) -> str:
 def credentials(reg) -> tuple[str, str] | None:
     auth = reg["auth"]
     if reg["provider"] in ("gcr", "artifact-registry"):
-        return "_json_key", json.dumps(reg["_key"], separators=(",", ":"), ensure_ascii=False)
+        # The key as written, minus whitespace outside strings (escapes and numbers kept verbatim).
+        compact = re.sub(r'("(?:\\.|[^"\\])*")|\s+', lambda m: m.group(1) or "", auth["serviceAccountKey"])
+        assert json.loads(compact) == reg["_key"]
+        return "_json_key", compact
     if reg["provider"] == "ecr":
         return None
     return auth["username"], auth.get("password", auth.get("token"))
