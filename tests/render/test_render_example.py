@@ -276,3 +276,23 @@ def test_parity_with_kubectl(decrypted, inputs):
 def test_golden(decrypted, data_regression):
     """The decrypted content of every rendered file (not ciphertext)."""
     data_regression.check({rel: obj for rel, obj in sorted(decrypted.items())})
+
+
+def test_committed_demo_output_is_current():
+    """examples/basic/rendered is committed: `make demo` must find nothing to change."""
+    env = {"SOPS_AGE_KEY_FILE": str(KEYS / "config.agekey")}
+    result = CliRunner(env=env).invoke(cli, ["render", "--config", str(EXAMPLE), "--check"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().endswith("up to date")
+
+
+def test_committed_demo_state_is_current(tmp_path):
+    """Rendering a copy of the demo rewrites no byte, render state included."""
+    config = tmp_path / "cfg"
+    shutil.copytree(EXAMPLE, config)
+    before = {p: p.read_bytes() for p in (config / "rendered").rglob("*") if p.is_file()}
+    result = CliRunner(env={"SOPS_AGE_KEY_FILE": str(KEYS / "config.agekey")}).invoke(cli, ["render", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    after = {p: p.read_bytes() for p in (config / "rendered").rglob("*") if p.is_file()}
+    assert [str(p.relative_to(config)) for p in before if before[p] != after.get(p)] == []
+    assert after.keys() == before.keys()
