@@ -442,6 +442,9 @@ def clean_leftovers(output: Path) -> None:
             _rmtree(entry)
 
 
+_INFO_SIZE = 512
+
+
 def _lock_dir() -> Path:
     """A directory of this user's only (0700), for render locks."""
     base = Path(tempfile.gettempdir()) / f"regops-{os.getuid()}"
@@ -480,16 +483,19 @@ def locked(output: Path, *, wait: bool = False) -> Iterator[None]:
         except OSError as exc:
             if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                 raise
-            holder = os.pread(fd, 4096, 0).decode("utf-8", "replace").strip()
-            try:
-                info = json.loads(holder)
-                who = f"pid {info['pid']} on {info['host']} since {info['since']}"
-            except (ValueError, KeyError, TypeError):
-                who = "another render"
+            who = "pid unknown (another render)"
+            for _ in range(20):  # the holder writes who it is just after taking the lock
+                holder = os.pread(fd, _INFO_SIZE, 0).decode("utf-8", "replace").strip()
+                try:
+                    info = json.loads(holder)
+                    who = f"pid {info['pid']} on {info['host']} since {info['since']}"
+                    break
+                except (ValueError, KeyError, TypeError):
+                    time.sleep(0.01)
             raise LockBusy(f"{output} is being rendered by {who}; wait for it or run with --wait") from None
         info = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(info).encode(), 0)
+        # One fixed-size write, never a truncate: a reader sees the old holder or the new one, not nothing.
+        os.pwrite(fd, json.dumps(info).encode().ljust(_INFO_SIZE), 0)
         yield
     finally:
         os.close(fd)  # closing releases the lock

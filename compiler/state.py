@@ -87,15 +87,12 @@ def load(path: Path) -> DirState | None:
 
 
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_PART = re.compile(r"^[A-Za-z0-9._-]+$")
+_SAFE_PATH = re.compile(r"(?!\.\.?(?:/|\Z))[A-Za-z0-9._-]+(?:/(?!\.\.?(?:/|\Z))[A-Za-z0-9._-]+)*\Z")
 
 
 def safe_relative(path: object) -> bool:
     """A relative path of plain names: no '..', no '.', no absolute or empty parts."""
-    if not isinstance(path, str) or not path or len(path) > 1024:
-        return False
-    parts = path.split("/")
-    return all(_PART.match(p) and p not in (".", "..") for p in parts)
+    return isinstance(path, str) and len(path) <= 1024 and _SAFE_PATH.match(path) is not None
 
 
 def sha256(data: bytes) -> str:
