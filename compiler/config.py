@@ -44,9 +44,7 @@ class Config:
     clusters: list[Located]  # Located[Cluster]
     settings: object  # SettingsFile
     settings_doc: Document | None
-    documents: list[Document]  # every loaded document, for the secrets-at-rest layer
     registry_docs: list[Document]
-    clusters_doc: Document | None
 
     @functools.cached_property
     def available(self) -> list[frozenset[str]]:

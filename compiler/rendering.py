@@ -133,12 +133,7 @@ def _eso_dockerconfig(server: str) -> str:
 # ---- one builder per recipe: template file and context beyond the common metadata
 
 Secrets = Mapping[str, Mapping[str, str]]  # registry name -> decrypted auth fields
-Builder = Callable[[Intent, "RegistryView", Secrets], tuple[str, dict]]
-
-
-@dataclasses.dataclass(frozen=True)
-class RegistryView:
-    provider: str
+Builder = Callable[[Intent, str, Secrets], tuple[str, dict]]  # (intent, provider, secrets)
 
 
 def _credentials(intent: Intent, provider: str, secrets: Secrets) -> tuple[str, str]:
@@ -153,13 +148,13 @@ def _credentials(intent: Intent, provider: str, secrets: Secrets) -> tuple[str, 
         raise RenderError(f"registry '{intent.registry}': {detail}") from None
 
 
-def _pull_secret(intent, reg, secrets):
-    user, password = _credentials(intent, reg.provider, secrets)
+def _pull_secret(intent, provider, secrets):
+    user, password = _credentials(intent, provider, secrets)
     config = dockerconfigjson(intent.params["server"], user, password)
     return "secret.yaml.j2", {"type": "kubernetes.io/dockerconfigjson", "data": {".dockerconfigjson": b64(config)}}
 
 
-def _aws_keys(intent, reg, secrets):
+def _aws_keys(intent, provider, secrets):
     auth = secrets.get(intent.registry or "") or {}
     try:
         data = {"access-key-id": b64(auth["accessKeyId"]), "secret-access-key": b64(auth["secretAccessKey"])}
@@ -168,41 +163,41 @@ def _aws_keys(intent, reg, secrets):
     return "secret.yaml.j2", {"type": "Opaque", "data": data}
 
 
-def _helm_credentials(intent, reg, secrets):
-    user, password = _credentials(intent, reg.provider, secrets)
+def _helm_credentials(intent, provider, secrets):
+    user, password = _credentials(intent, provider, secrets)
     return "secret.yaml.j2", {"type": "Opaque", "data": {"username": b64(user), "password": b64(password)}}
 
 
-def _ca_secret(intent, reg, secrets):
+def _ca_secret(intent, provider, secrets):
     return "secret.yaml.j2", {"type": "Opaque", "data": {"ca.crt": b64(intent.params["ca"])}}
 
 
-def _argocd_repository(intent, reg, secrets):
+def _argocd_repository(intent, provider, secrets):
     p = intent.params
     fields = {"type": "helm", "name": p["repo_name"], "url": p["url"], "enableOCI": "true"}
     if p["credentials"]:
-        user, password = _credentials(intent, reg.provider, secrets)
+        user, password = _credentials(intent, provider, secrets)
         fields.update(username=user, password=password)
     if p["insecure"]:
         fields["insecure"] = "true"
     return "secret.yaml.j2", {"type": "Opaque", "string_data": fields, "extra_labels": ARGOCD_REPOSITORY_LABEL}
 
 
-def _ecr_pull(intent, reg, secrets):
+def _ecr_pull(intent, provider, secrets):
     return "externalsecret.yaml.j2", {
         "target_type": "kubernetes.io/dockerconfigjson",
         "target_data": {".dockerconfigjson": _eso_dockerconfig(intent.params["server"])},
     }
 
 
-def _ecr_helm(intent, reg, secrets):
+def _ecr_helm(intent, provider, secrets):
     return "externalsecret.yaml.j2", {
         "target_type": "Opaque",
         "target_data": {"username": "{{ .username }}", "password": "{{ .password }}"},
     }
 
 
-def _ecr_argocd(intent, reg, secrets):
+def _ecr_argocd(intent, provider, secrets):
     p = intent.params
     data = {"type": "helm", "name": p["repo_name"], "url": p["url"], "enableOCI": "true",
             "username": "{{ .username }}", "password": "{{ .password }}"}
@@ -211,19 +206,19 @@ def _ecr_argocd(intent, reg, secrets):
     return "externalsecret.yaml.j2", {"target_type": "Opaque", "target_data": data, "target_labels": ARGOCD_REPOSITORY_LABEL}
 
 
-def _ecr_generator(intent, reg, secrets):
+def _ecr_generator(intent, provider, secrets):
     return "ecrauthorizationtoken.yaml.j2", {}
 
 
-def _helm_repository(intent, reg, secrets):
+def _helm_repository(intent, provider, secrets):
     return "flux/helmrepository.yaml.j2", {}
 
 
-def _service_account(intent, reg, secrets):
+def _service_account(intent, provider, secrets):
     return "serviceaccount.yaml.j2", {"annotations": NO_PRUNE}
 
 
-def _argocd_tls(intent, reg, secrets):
+def _argocd_tls(intent, provider, secrets):
     return "configmap.yaml.j2", {"data": intent.params["certs"], "extra_labels": {"app.kubernetes.io/part-of": "argocd"}}
 
 
@@ -244,7 +239,7 @@ BUILDERS: dict[str, Builder] = {
 
 
 def render_intent(intent: Intent, provider: str | None, secrets: Secrets) -> RenderedObject:
-    template, extra = BUILDERS[intent.template](intent, RegistryView(provider or ""), secrets)
+    template, extra = BUILDERS[intent.template](intent, provider or "", secrets)
     context = {
         "name": intent.name,
         "namespace": intent.namespace,

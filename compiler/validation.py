@@ -46,7 +46,7 @@ def validate_config(config_dir: Path) -> ValidationResult:
     structural: dict[int, list[Problem]] = {}
     names: list[str] = []
     for path, kind in files.all():
-        name = _display(path)
+        name = str(path)
         names.append(name)
         loaded = load_file(path, name)
         problems.extend(loaded.problems)
@@ -92,26 +92,18 @@ def _build(docs: dict[str, list[Document]], structural: dict[int, list[Problem]]
         return out
 
     registries = [loc for doc in docs["Registries"] for loc in items(doc, "registries", RegistryRecord)]
-    cluster_docs = docs["Clusters"]
-    clusters = [loc for doc in cluster_docs for loc in items(doc, "clusters", ClusterRecord)]
+    clusters = [loc for doc in docs["Clusters"] for loc in items(doc, "clusters", ClusterRecord)]
     settings = default_settings()
     settings_doc = docs["Settings"][0] if docs["Settings"] else None
     if settings_doc is not None and not structural.get(id(settings_doc)):
         settings = SettingsRecord(settings_doc.data)
-    every = docs["Settings"] + docs["Clusters"] + docs["Registries"]
     return Config(
         registries=registries,
         clusters=clusters,
         settings=settings,
         settings_doc=settings_doc,
-        documents=every,
         registry_docs=docs["Registries"],
-        clusters_doc=cluster_docs[0] if cluster_docs else None,
     )
-
-
-def _display(path: Path) -> str:
-    return str(path)
 
 
 def _dedupe(problems: list[Problem]) -> list[Problem]:
