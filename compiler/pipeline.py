@@ -55,7 +55,8 @@ def _fail(where: str, message: str) -> RenderResult:
     return RenderResult([Problem(where, 0, 0, Severity.ERROR, message, "", RULE)])
 
 
-def run(request: RenderRequest) -> RenderResult:
+def run(request: RenderRequest, progress=None) -> RenderResult:
+    """progress, when given, is called with (clusters done, clusters total) as clusters finish."""
     from .validation import validate_config
 
     validation = validate_config(request.config_dir)
@@ -83,10 +84,10 @@ def run(request: RenderRequest) -> RenderResult:
 
     try:
         if request.check:
-            return _render(request, config, registries, every, selected, decrypted.auth, output)
+            return _render(request, config, registries, every, selected, decrypted.auth, output, progress)
         with out.locked(output, wait=request.wait):
             out.clean_leftovers(output)
-            return _render(request, config, registries, every, selected, decrypted.auth, output)
+            return _render(request, config, registries, every, selected, decrypted.auth, output, progress)
     except out.OutputError as exc:
         return _fail(str(output), str(exc))
     except OSError as exc:
@@ -153,7 +154,7 @@ class KeyFileError(Exception):
     pass
 
 
-def _render(request, config, registries, every, selected, auth, output: Path) -> RenderResult:
+def _render(request, config, registries, every, selected, auth, output: Path, progress=None) -> RenderResult:
     from . import output as out
     from . import sealing
 
@@ -168,12 +169,12 @@ def _render(request, config, registries, every, selected, auth, output: Path) ->
     params = f"{sealing.DEFAULT_ENCRYPTED_REGEX}|{sealing.SOPS_VERSION}"
     tree = out.OutputTree(output, key, seal, params, stage_early=not request.check)
     try:
-        return _render_into(tree, request, config, registries, every, selected, auth, output, key, key_bytes, params)
+        return _render_into(tree, request, config, registries, every, selected, auth, output, key, key_bytes, params, progress)
     finally:
         tree.discard()  # a no-op after a successful commit; otherwise the output stays untouched
 
 
-def _render_into(tree, request, config, registries, every, selected, auth, output: Path, key, key_bytes, params) -> RenderResult:
+def _render_into(tree, request, config, registries, every, selected, auth, output: Path, key, key_bytes, params, progress=None) -> RenderResult:
     from . import output as out
     from . import state as st
     from .catalog import catalog
@@ -189,6 +190,8 @@ def _render_into(tree, request, config, registries, every, selected, auth, outpu
     shared = (registries, config.settings, auth, output, key, params, cache, request.plans)
     reach = {loc.model.name: [r.model for r, avail in zip(config.registries, config.available) if loc.model.name in avail] for loc in config.clusters}
     jobs = [(c, digests[c.name], reach[c.name]) for c in selected]
+    if progress is not None:
+        progress(0, len(jobs))
     for name, found, plan, compared, counts, learnt in _cluster_results(jobs, shared, request.jobs):
         problems.extend(found)
         if plan is not None:
@@ -199,6 +202,8 @@ def _render_into(tree, request, config, registries, every, selected, auth, outpu
             tree.merge(*compared)
         seen.update(learnt)
         results.append(ClusterOutput(name, *counts))
+        if progress is not None:
+            progress(len(results), len(jobs))
 
     old_root = st.load(output / st.STATE_FILE)
     known = set(old_root.clusters or []) if old_root else set()
