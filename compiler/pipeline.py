@@ -239,8 +239,20 @@ def _cluster_digests(config, auth, key: bytes) -> dict[str, str]:
     from . import __version__
     from . import state as st
 
+    def plain(value):
+        # sops gives every value a fresh IV whenever a file is re-encrypted: ENC[...]
+        # text would make every registry of an edited file look changed. The
+        # decrypted values are part of the digest through `auth` instead.
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [plain(v) for v in value]
+        if isinstance(value, str) and value.startswith("ENC["):
+            return "ENC"
+        return value
+
     def raw(record) -> str:
-        return json.dumps(getattr(record, "_data", None) or {}, sort_keys=True, default=str)
+        return json.dumps(plain(getattr(record, "_data", None) or {}), sort_keys=True, default=str)
 
     reg_digests = [
         st.input_fingerprint(key, (raw(loc.model), sorted((auth.get(loc.model.name) or {}).items())))

@@ -39,6 +39,18 @@ def test_one_password_rewrites_only_that_registrys_files(config):
     assert before.keys() == after.keys()
 
 
+def test_reencrypting_a_registries_file_rewrites_nothing(config):
+    """sops gives every value a fresh IV on each encryption; the plaintext, not the ciphertext, counts."""
+    assert config.render()[0] == 0
+    before = config.snapshot()
+    old_text = (config.path / "registries.yaml").read_text()
+    config.edit_registries("registries.yaml", lambda data: None)
+    assert (config.path / "registries.yaml").read_text() != old_text  # new ciphertext, same plaintext
+    code, output = config.render()
+    assert code == 0 and "0 added, 0 changed, 0 removed" in output
+    assert config.snapshot() == before  # not even a render state was rewritten
+
+
 def test_new_recipient_rewrites_only_that_clusters_secrets(config):
     assert config.render()[0] == 0
     before = config.snapshot()
