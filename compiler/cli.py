@@ -151,6 +151,37 @@ def plan(g: Globals, config_dir: Path, output: Path | None, clusters: tuple[str,
 
 
 @cli.command()
+@click.argument("directory", required=False, default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--age-recipient", "recipients", multiple=True, metavar="AGE_PUBLIC_KEY", help="age public key (age1...) for .sops.yaml and the example cluster (repeatable).")
+@click.option("--force", is_flag=True, help="Overwrite files that already exist.")
+@click.pass_obj
+def init(g: Globals, directory: Path, recipients: tuple[str, ...], force: bool) -> None:
+    """Scaffold a config directory: commented clusters.yaml, registries.yaml and
+    regops.yaml, a .sops.yaml that encrypts exactly the secret fields, and the
+    JSON schemas the files' editor modelines point to.
+
+    Refuses to overwrite existing files unless --force, and then writes nothing.
+
+    \b
+    Example:
+      regops init config --age-recipient age1...
+    """
+    from . import scaffold
+
+    for recipient in recipients:
+        why = scaffold.recipient_problem(recipient)
+        if why:
+            raise click.BadParameter(why, param_hint="'--age-recipient'")
+    try:
+        scaffold.write(directory, scaffold.build(recipients), force=force)
+    except scaffold.ScaffoldError as exc:
+        click.echo(f"regops init: {exc}", err=True)
+        sys.exit(EXIT_INVALID)
+    if not g.quiet:
+        click.echo(scaffold.next_steps(directory, recipients), nl=False)
+
+
+@cli.command()
 @click.argument("kind", required=False, type=click.Choice(["registries", "clusters", "settings"], case_sensitive=False))
 @click.option("--write", "write_dir", type=click.Path(file_okay=False, path_type=Path), help="Write every schema file into this directory.")
 def schema(kind: str | None, write_dir: Path | None) -> None:
