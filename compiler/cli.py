@@ -56,8 +56,41 @@ def cli(ctx: click.Context, verbose: bool, quiet: bool) -> None:
     \b
     Example:
       regops validate --config ./config
+      SOPS_AGE_KEY_FILE=key.txt regops render --config ./config
+
+    \b
+    Environment:
+      NO_COLOR=1    no colours (FORCE_COLOR=1 keeps them in a pipe)
+      CI=true       no progress bar unless --progress is given
     """
     ctx.obj = Globals(verbose=verbose, quiet=quiet)
+
+
+def _color() -> bool:
+    """Colour stdout's text reports? (a terminal, NO_COLOR unset; see style.py)"""
+    from .style import enabled
+
+    return enabled(sys.stdout)
+
+
+def _problems(g: Globals, fmt: str, problems, errors: int, warnings: int, files: int) -> None:
+    """Print problems in fmt; -q drops the text summary line."""
+    from .reporting import problems_report
+
+    color = _color()
+    out = problems_report(fmt, problems, errors, warnings, files, color=color)
+    if g.quiet and fmt == "text":
+        out = "".join(line + "\n" for line in out.splitlines()[:-1])
+    click.echo(out, nl=False, color=color)
+
+
+def _progress(flag: bool | None, g: Globals, label: str):
+    from .progress import start
+
+    return start(flag, quiet=g.quiet, stream=sys.stderr, label=label)
+
+
+PROGRESS_HELP = "Progress bar on stderr for slow runs (default: on a terminal, not with -q or CI set)."
 
 
 FORMATS = click.Choice(["text", "json", "github"])
@@ -75,15 +108,13 @@ def validate(g: Globals, config_dir: Path, fmt: str) -> None:
     Example:
       regops validate --config examples/basic --format github
     """
-    from .reporting import PROBLEM_REPORTERS
     from .validation import validate_config
 
     result = validate_config(config_dir)
-    problems = result.problems
-    out = PROBLEM_REPORTERS[fmt](problems, result.errors, result.warnings, len(result.files))
-    if g.quiet and fmt == "text":
-        out = "".join(line + "\n" for line in out.splitlines()[:-1])
-    click.echo(out, nl=False)
+    if g.verbose:
+        for name in result.files:
+            click.echo(f"checked {name}", err=True)
+    _problems(g, fmt, result.problems, result.errors, result.warnings, len(result.files))
     sys.exit(EXIT_OK if result.ok else EXIT_INVALID)
 
 
@@ -95,8 +126,9 @@ def validate(g: Globals, config_dir: Path, fmt: str) -> None:
 @click.option("--wait", is_flag=True, help="Wait for another render of the same output instead of failing.")
 @click.option("--jobs", type=click.IntRange(min=1), help="Worker processes (default: one per core).")
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True, help="Format of problems and of --check.")
+@click.option("--progress/--no-progress", "show_progress", default=None, help=PROGRESS_HELP)
 @click.pass_obj
-def render(g: Globals, config_dir: Path, output: Path | None, clusters: tuple[str, ...], check: bool, wait: bool, jobs: int | None, fmt: str) -> None:
+def render(g: Globals, config_dir: Path, output: Path | None, clusters: tuple[str, ...], check: bool, wait: bool, jobs: int | None, fmt: str, show_progress: bool | None) -> None:
     """Decrypt the registries and render every cluster's manifests, each Secret sealed for its cluster.
 
     Needs the config's decryption key, as sops does (SOPS_AGE_KEY_FILE, ...).
@@ -109,16 +141,23 @@ def render(g: Globals, config_dir: Path, output: Path | None, clusters: tuple[st
       regops render --config examples/basic --check     # the CI drift gate
     """
     from . import pipeline
-    from .reporting import PROBLEM_REPORTERS, render_report
+    from .reporting import render_report
 
     request = pipeline.RenderRequest(config_dir=config_dir, output=output, clusters=clusters, verbose=g.verbose, check=check, wait=wait, jobs=jobs)
-    result = pipeline.run(request)
+    bar = _progress(show_progress, g, "checking" if check else "rendering")
+    try:
+        result = pipeline.run(request, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()  # blank the bar before anything else is printed
     if not result.ok:
         errors = sum(1 for p in result.problems if p.severity.value == "error")
-        click.echo(PROBLEM_REPORTERS[fmt](result.problems, errors, len(result.problems) - errors, result.files_checked), nl=False)
-        click.echo("nothing was written", err=True)
+        _problems(g, fmt, result.problems, errors, len(result.problems) - errors, result.files_checked)
+        if not g.quiet:
+            click.echo("nothing was written", err=True)
         sys.exit(EXIT_INVALID)
-    click.echo(render_report(result, fmt, check=check, quiet=g.quiet, verbose=g.verbose), nl=False)
+    color = _color()
+    click.echo(render_report(result, fmt, check=check, quiet=g.quiet, verbose=g.verbose, color=color), nl=False, color=color)
     sys.exit(EXIT_INVALID if check and result.diff.any else EXIT_OK)
 
 
@@ -127,8 +166,9 @@ def render(g: Globals, config_dir: Path, output: Path | None, clusters: tuple[st
 @click.option("--output", type=click.Path(file_okay=False, path_type=Path), help="Output directory to compare with.")
 @click.option("--cluster", "clusters", multiple=True, metavar="GLOB", help="Only matching clusters (repeatable).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--progress/--no-progress", "show_progress", default=None, help=PROGRESS_HELP)
 @click.pass_obj
-def plan(g: Globals, config_dir: Path, output: Path | None, clusters: tuple[str, ...], fmt: str) -> None:
+def plan(g: Globals, config_dir: Path, output: Path | None, clusters: tuple[str, ...], fmt: str, show_progress: bool | None) -> None:
     """Show which registry reaches which cluster, namespace and ServiceAccount, and what a render would change.
 
     No secret values are shown. The change list needs the config key, like render.
@@ -138,15 +178,21 @@ def plan(g: Globals, config_dir: Path, output: Path | None, clusters: tuple[str,
       SOPS_AGE_KEY_FILE=key.txt regops plan --config examples/basic --format json
     """
     from . import pipeline
-    from .reporting import PROBLEM_REPORTERS, plan_report
+    from .reporting import plan_report
 
     request = pipeline.RenderRequest(config_dir=config_dir, output=output, clusters=clusters, verbose=g.verbose, check=True, plans=True)
-    result = pipeline.run(request)
+    bar = _progress(show_progress, g, "planning")
+    try:
+        result = pipeline.run(request, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
     if not result.ok:
         errors = sum(1 for p in result.problems if p.severity.value == "error")
-        click.echo(PROBLEM_REPORTERS["json" if fmt == "json" else "text"](result.problems, errors, len(result.problems) - errors, result.files_checked), nl=False)
+        _problems(g, fmt, result.problems, errors, len(result.problems) - errors, result.files_checked)
         sys.exit(EXIT_INVALID)
-    click.echo(plan_report(result, fmt), nl=False)
+    color = _color() and fmt == "text"
+    click.echo(plan_report(result, fmt, verbose=g.verbose, color=color), nl=False, color=color)
     sys.exit(EXIT_OK)
 
 
@@ -184,7 +230,8 @@ def init(g: Globals, directory: Path, recipients: tuple[str, ...], force: bool) 
 @cli.command()
 @click.argument("kind", required=False, type=click.Choice(["registries", "clusters", "settings"], case_sensitive=False))
 @click.option("--write", "write_dir", type=click.Path(file_okay=False, path_type=Path), help="Write every schema file into this directory.")
-def schema(kind: str | None, write_dir: Path | None) -> None:
+@click.pass_obj
+def schema(g: Globals, kind: str | None, write_dir: Path | None) -> None:
     """Print the JSON Schema of an input file kind (generated from the models).
 
     \b
@@ -199,6 +246,8 @@ def schema(kind: str | None, write_dir: Path | None) -> None:
         write_dir.mkdir(parents=True, exist_ok=True)
         for k in kinds:
             (write_dir / schemas.file_name(k)).write_text(schemas.render(k), encoding="utf-8")
+            if g.verbose:
+                click.echo(f"wrote {write_dir / schemas.file_name(k)}", err=True)
         return
     if len(kinds) != 1:
         raise click.UsageError("name a KIND (registries, clusters, settings) or use --write DIR")

@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 
 from .problems import Problem
+from .style import Palette
 
 
 def summary(errors: int, warnings: int, files: int) -> str:
@@ -15,10 +16,31 @@ def summary(errors: int, warnings: int, files: int) -> str:
     return f"{plural(errors, 'error')}, {plural(warnings, 'warning')} in {plural(files, 'file')}"
 
 
-def text(problems: list[Problem], errors: int, warnings: int, files: int) -> str:
-    lines = [p.format() for p in problems]
-    lines.append(summary(errors, warnings, files))
+def text(problems: list[Problem], errors: int, warnings: int, files: int, *, color: bool = False) -> str:
+    palette = Palette(color)
+    lines = [_problem_line(p, palette) for p in problems]
+    lines.append(palette.paint(summary(errors, warnings, files), "bold", *(("red",) if errors else ())))
     return "\n".join(lines) + "\n"
+
+
+_SEVERITY_STYLE = {"error": ("bold", "red"), "warning": ("bold", "yellow")}
+
+
+def _problem_line(p: Problem, palette: Palette) -> str:
+    """Problem.format(), with the place bold and the level coloured."""
+    if not palette.on:
+        return p.format()
+    where = f"{p.file}:{p.line}:{p.col}" if p.line else p.file
+    level = palette.paint(p.severity.value, *_SEVERITY_STYLE[p.severity.value])
+    suffix = palette.paint(f" [{p.path}]", "dim") if p.path else ""
+    return f"{palette.paint(where, 'bold')}: {level}: {p.message}{suffix}"
+
+
+def problems_report(fmt: str, problems: list[Problem], errors: int, warnings: int, files: int, *, color: bool = False) -> str:
+    """Problems in fmt; only text is ever coloured (JSON and annotations are read by programs)."""
+    if fmt == "text":
+        return text(problems, errors, warnings, files, color=color)
+    return PROBLEM_REPORTERS[fmt](problems, errors, warnings, files)
 
 
 def as_json(problems: list[Problem], errors: int, warnings: int, files: int) -> str:
@@ -70,9 +92,13 @@ def _diff_dict(diff) -> dict:
     }
 
 
-def render_report(result, fmt: str, *, check: bool, quiet: bool, verbose: bool = False) -> str:
+_CHANGE_STYLE = {"added": "green", "changed": "yellow", "removed": "red"}
+
+
+def render_report(result, fmt: str, *, check: bool, quiet: bool, verbose: bool = False, color: bool = False) -> str:
     """What a render did (or, with --check, would do)."""
     diff = result.diff
+    palette = Palette(color and fmt == "text")
     if fmt == "json":
         doc = {
             "output": str(result.output),
@@ -92,23 +118,27 @@ def render_report(result, fmt: str, *, check: bool, quiet: bool, verbose: bool =
             if fmt == "github" and check:
                 lines.append(f"::error file={_escape_property(str(result.output) + '/' + path)},title=regops render --check::{path} {verb}{label}; run regops render and commit")
             else:
-                lines.append(f"{label[0].upper()} {path}")
+                lines.append(f"{palette.paint(label[0].upper(), _CHANGE_STYLE[label])} {path}")
     for path in diff.foreign:
-        lines.append(f"? {path} (not written by regops, left alone)")
+        lines.append(f"{palette.paint('?', 'yellow')} {path} (not written by regops, left alone)")
     if not quiet:
         if not check:
             for c in result.clusters:
                 lines.append(f"{c.name}: {c.files} files ({c.secrets} Secrets)")
         counts = f"{len(diff.added)} added, {len(diff.changed)} changed, {len(diff.removed)} removed, {diff.unchanged} unchanged"
         if check:
-            lines.append(f"{result.output}: " + ("up to date" if not diff.any else f"stale: {counts}"))
+            state = palette.paint("up to date", "green") if not diff.any else palette.paint(f"stale: {counts}", "red")
+            lines.append(palette.paint(f"{result.output}: ", "bold") + state)
         else:
-            lines.append(f"{result.output}: {counts}" + (f" ({result.sealed} Secrets sealed)" if result.sealed else ""))
+            lines.append(palette.paint(f"{result.output}: {counts}" + (f" ({result.sealed} Secrets sealed)" if result.sealed else ""), "bold"))
     return "\n".join(lines) + ("\n" if lines else "")
 
 
-def plan_report(result, fmt: str) -> str:
-    """Which registry reaches what, and what a render would change; no secret values."""
+def plan_report(result, fmt: str, *, verbose: bool = False, color: bool = False) -> str:
+    """Which registry reaches what, and what a render would change; no secret values.
+
+    verbose (text) also lists every object each cluster receives.
+    """
     clusters = []
     for plan in result.plans:
         clusters.append(
@@ -128,9 +158,10 @@ def plan_report(result, fmt: str) -> str:
         )
     if fmt == "json":
         return json.dumps({"clusters": clusters, "changes": _diff_dict(result.diff)}, indent=2) + "\n"
+    palette = Palette(color)
     lines = []
     for plan in result.plans:
-        lines.append(f"cluster {plan.cluster} ({plan.sync_tool}):")
+        lines.append(palette.paint(f"cluster {plan.cluster} ({plan.sync_tool}):", "bold"))
         grouped: dict[tuple, list[str]] = {}
         for r in plan.reaches:
             key = (r.registry or "(extraImagePullSecrets)", r.mechanism, r.via or "")
@@ -138,9 +169,13 @@ def plan_report(result, fmt: str) -> str:
         for (registry, mechanism, via), where in sorted(grouped.items()):
             via_text = f" {via}" if via else ""
             lines.append(f"  {registry}: {mechanism}{via_text} -> {', '.join(sorted(set(where)))}")
+        if verbose:
+            for i in plan.intents:
+                place = f"{i.namespace}/{i.name}" if i.namespace else i.name
+                lines.append(f"    {i.path}: {i.kind} {place}")
     diff = result.diff
-    lines.append("changes:")
-    for label, paths in (("+", diff.added), ("~", diff.changed), ("-", diff.removed)):
-        lines.extend(f"  {label} {p}" for p in paths)
-    lines.append(f"  {len(diff.added)} to add, {len(diff.changed)} to change, {len(diff.removed)} to remove, {diff.unchanged} unchanged")
+    lines.append(palette.paint("changes:", "bold"))
+    for label, paths, style in (("+", diff.added, "green"), ("~", diff.changed, "yellow"), ("-", diff.removed, "red")):
+        lines.extend(f"  {palette.paint(label, style)} {p}" for p in paths)
+    lines.append(palette.paint(f"  {len(diff.added)} to add, {len(diff.changed)} to change, {len(diff.removed)} to remove, {diff.unchanged} unchanged", "bold"))
     return "\n".join(lines) + "\n"
