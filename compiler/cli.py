@@ -206,7 +206,7 @@ def init(g: Globals, directory: Path, recipients: tuple[str, ...], force: bool) 
     regops.yaml, a .sops.yaml that encrypts exactly the secret fields, and the
     JSON schemas the files' editor modelines point to.
 
-    Refuses to overwrite existing files unless --force, and then writes nothing.
+    If any of these files exists, it writes nothing at all unless --force.
 
     \b
     Example:
