@@ -107,7 +107,8 @@ def write(target: Path, files: dict[str, bytes], force: bool = False) -> None:
     """Write the scaffold into `target`; refuse to overwrite anything unless `force`.
 
     Every file goes to a temporary name first and is renamed into place only when
-    all were written, so a failure leaves no half-written scaffold behind.
+    all were written, so a failed write (disk full, permissions) leaves no
+    half-written file behind, and no directory init created.
     """
     _check_dirs(target, files)
     if not force:

@@ -37,7 +37,7 @@ def sops_env(key: Path | None = None) -> dict[str, str]:
 
 def sops_encrypt(config: Path, name: str = "registries.yaml") -> subprocess.CompletedProcess:
     """`sops encrypt -i NAME` run in the config directory, as the next steps say."""
-    return subprocess.run([sops_binary_path(), "encrypt", "-i", name], cwd=config, capture_output=True, text=True, env=sops_env(), timeout=60)
+    return subprocess.run([sops_binary_path(), "encrypt", "-i", name], cwd=config, capture_output=True, text=True, env=sops_env(), timeout=60, check=False)
 
 
 def sops_decrypt(path: Path, key: Path) -> str:

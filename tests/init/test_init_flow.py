@@ -88,8 +88,8 @@ def test_encrypting_changes_only_the_secret_values(config):
     assert sops_encrypt(config).returncode == 0
     encrypted = strip_sops_block(path.read_text())
     # Every secret value became one ENC[...] value; everything else is byte for byte the same.
-    secret_values = re.compile(r"^(\s+(?:password|token|accessKeyId|secretAccessKey): )REPLACE-ME$", re.M)
-    key_blocks = re.compile(r"^(\s+serviceAccountKey: )\|\n(?:\s+[{ ].*\n){2}", re.M)
+    secret_values = re.compile(r"^(\s+(?:password|token|accessKeyId|secretAccessKey): )REPLACE-ME$", re.MULTILINE)
+    key_blocks = re.compile(r"^(\s+serviceAccountKey: )\|\n(?:\s+[{ ].*\n){2}", re.MULTILINE)
     expected = key_blocks.sub(lambda m: m.group(1) + "ENC\n", secret_values.sub(r"\1ENC", original))
     assert ENC.sub("ENC", encrypted) == expected
     assert "# Docker Hub, with an access token" in encrypted and encrypted.count("\n    # - name: ") == 0
@@ -154,8 +154,8 @@ def test_everything_uncommented_validates_and_renders(config, key):
     # Every setting of the schema is there, commented out at its default.
     fields = {k: v for k, v in load_schema("Settings")["properties"].items() if "default" in v}
     text = settings.read_text()
-    for name, prop in fields.items():
-        text = re.sub(rf"^# ({name}: )", r"\1", text, flags=re.M)
+    for name in fields:
+        text = re.sub(rf"^# ({name}: )", r"\1", text, flags=re.MULTILINE)
     settings.write_text(text)
     assert {k: v for k, v in yaml.safe_load(text).items() if k in fields} == {k: v["default"] for k, v in fields.items()}
     assert [c["name"] for c in yaml.safe_load(clusters.read_text())["clusters"]] == ["prod", "staging"]
