@@ -228,6 +228,40 @@ def init(g: Globals, directory: Path, recipients: tuple[str, ...], force: bool) 
 
 
 @cli.command()
+@click.option("--config", "config_dir", type=CONFIG_DIR, default=".", show_default=True, help="Config directory.")
+@click.option("--registry", "registries", multiple=True, metavar="NAME", help="Check only this registry (repeatable; globs allowed).")
+@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True, help="Output format.")
+@click.option("--timeout", type=click.FloatRange(min=0.1, max=600), default=10.0, show_default=True, help="Seconds per HTTP request.")
+@click.pass_obj
+def verify(g: Globals, config_dir: Path, registries: tuple[str, ...], fmt: str, timeout: float) -> None:
+    """Log in to each registry with its decrypted credentials and check pull access to each chart repository.
+
+    Talks to the registries as a container runtime does (GET /v2/, then Basic or
+    Bearer). Statuses: ok, unauthorized, forbidden, tls-error, unreachable,
+    skipped. Exit 0 when every registry is ok or skipped. Needs the config's
+    decryption key and network access; no secret is ever printed.
+
+    \b
+    Example:
+      SOPS_AGE_KEY_FILE=key.txt regops verify --config examples/basic --registry docker-hub
+    """
+    from . import verification
+    from .redact import scrub
+    from .reporting import PROBLEM_REPORTERS
+    from .verify_report import VERIFY_REPORTERS
+
+    request = verification.VerifyRequest(config_dir=config_dir, registries=registries, timeout=timeout, verbose=g.verbose)
+    result = verification.run(request)
+    if result.problems:
+        errors = sum(1 for p in result.problems if p.severity.value == "error")
+        click.echo(PROBLEM_REPORTERS[fmt](result.problems, errors, len(result.problems) - errors, result.files_checked), nl=False)
+        click.echo("no registry was checked", err=True)
+        sys.exit(EXIT_INVALID)
+    click.echo(scrub(VERIFY_REPORTERS[fmt](result, verbose=g.verbose, quiet=g.quiet)), nl=False)
+    sys.exit(EXIT_OK if result.ok else EXIT_INVALID)
+
+
+@cli.command()
 @click.argument("kind", required=False, type=click.Choice(["registries", "clusters", "settings"], case_sensitive=False))
 @click.option("--write", "write_dir", type=click.Path(file_okay=False, path_type=Path), help="Write every schema file into this directory.")
 @click.pass_obj
