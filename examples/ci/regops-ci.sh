@@ -9,7 +9,7 @@
 #                      render:   validate, then `regops render`; changes stay for a commit step
 #   REGOPS_CONFIG    config directory                                   (default: .)
 #   REGOPS_CLUSTERS  space-separated cluster globs (--cluster), to shard a fleet over jobs
-#   REGOPS_FORMAT    text | github | json     (default: github when GITHUB_ACTIONS=true, else text)
+#   REGOPS_FORMAT    text | github            (default: github when GITHUB_ACTIONS=true, else text)
 #   REGOPS_INSTALL   auto | never | always    (default: auto = install only when `regops`
 #                    is not on PATH)
 #   REGOPS_SPEC      what pip installs, e.g. 'regops @ git+https://github.com/ORG/regops@v0.1.0'
@@ -30,7 +30,7 @@ install=${REGOPS_INSTALL:-auto}
 if [[ "${GITHUB_ACTIONS:-}" == "true" ]]; then default_format=github; else default_format=text; fi
 format=${REGOPS_FORMAT:-$default_format}
 
-# On stderr, so stdout carries only regops' own output (--format json stays parseable).
+# On stderr, so stdout carries only regops' own report.
 say() { printf 'regops-ci: %s\n' "$*" >&2; }
 
 # Errors of this script become annotations on GitHub, like regops' own.
@@ -46,7 +46,7 @@ fail() {
 }
 
 case "$mode" in validate | check | render) ;; *) fail 2 "REGOPS_MODE must be validate, check or render, not '$mode'" ;; esac
-case "$format" in text | github | json) ;; *) fail 2 "REGOPS_FORMAT must be text, github or json, not '$format'" ;; esac
+case "$format" in text | github) ;; *) fail 2 "REGOPS_FORMAT must be text or github, not '$format'" ;; esac
 case "$install" in auto | never | always) ;; *) fail 2 "REGOPS_INSTALL must be auto, never or always, not '$install'" ;; esac
 [[ -d "$config" ]] || fail 2 "REGOPS_CONFIG '$config' is not a directory"
 
