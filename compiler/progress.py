@@ -1,6 +1,7 @@
 """Render progress on stderr: clusters done of total, rate and time left.
 
-Nothing appears before a short delay, so quick renders print nothing. On a
+Nothing appears until the clusters have taken a short while (the delay counts
+from the first count), so quick renders print nothing. On a
 terminal one line is redrawn in place with a carriage return (no escape codes,
 so it works on any terminal and ignores NO_COLOR) and blanked at the end, so
 the report that follows starts on a clean line. Elsewhere (asked for with
@@ -16,8 +17,8 @@ from collections.abc import Callable, Mapping
 from typing import TextIO
 
 DELAY = 0.5  # seconds before anything is shown
-REDRAW = 0.1  # terminal: at most ten redraws a second
 LOG_EVERY = 5.0  # plain lines: at most one every five seconds
+WINDOW = 5.0  # the rate is measured over the last few seconds: workers speed up as their caches fill
 DELAY_ENV = "REGOPS_PROGRESS_DELAY"  # tests and demos shorten the delay with it
 
 
@@ -60,8 +61,8 @@ class Progress:
         self.label = label
         self.clock = clock
         self.width = width or (lambda: _columns(stream))
-        self.created = clock()
-        self.started: float | None = None  # when the first count arrived
+        self.began: float | None = None  # the first count: the clusters' work starts
+        self.samples: list[tuple[float, int]] = []  # (time, done) within the last WINDOW seconds
         self.done = self.total = 0
         self.last_draw: float | None = None
         self.drawn = 0  # length of the line on screen (tty)
@@ -70,16 +71,18 @@ class Progress:
 
     def __call__(self, done: int, total: int) -> None:
         now = self.clock()
-        if self.started is None:
-            self.started = now
+        if self.began is None:
+            self.began = now
         self.done, self.total = done, total
-        if self.broken or now - self.created < self.delay:
+        self.samples.append((now, done))
+        while len(self.samples) > 2 and now - self.samples[1][0] >= WINDOW:
+            del self.samples[0]  # keep one sample at or beyond the window's start
+        if self.broken or now - self.began < self.delay:
             return
-        pause = REDRAW if self.tty else LOG_EVERY
-        if self.last_draw is not None and now - self.last_draw < pause and done != total:
-            return
-        if not self.tty and self.last_draw is not None and done == total:
-            return  # the closing line says it
+        if not self.tty and self.last_draw is not None and (done == total or now - self.last_draw < LOG_EVERY):
+            return  # a log gets a line now and then; the closing line gives the end
+        # The terminal line is redrawn on every count: results arrive in bursts, and
+        # a skipped count could stay on screen until the next burst.
         self.last_draw = now
         self._draw(now)
 
@@ -90,7 +93,7 @@ class Progress:
         if self.tty:
             self._write("\r" + " " * self.drawn + "\r")
         elif self.done == self.total:
-            self._write(f"{self.label}: {self.done}/{self.total} clusters in {_duration(self.clock() - self.created)}\n")
+            self._write(f"{self.label}: {self.done}/{self.total} clusters in {_duration(self.clock() - (self.began or 0.0))}\n")
         else:
             self._write(f"{self.label}: stopped at {self.done}/{self.total} clusters\n")
         self.shown = False
@@ -99,9 +102,9 @@ class Progress:
         """The text shown for the current counts (columns: fit a bar into that width)."""
         done, total = self.done, self.total
         parts = [f"{done}/{total} clusters"]
-        elapsed = now - (self.started if self.started is not None else now)
-        if done and elapsed > 0:
-            rate = done / elapsed
+        since, base = self.samples[0] if self.samples else (now, 0)
+        if done - base >= 2 and now - since >= 1.0:  # fewer say nothing about the rate
+            rate = (done - base) / (now - since)
             parts.append(f"{rate:.0f}/s" if rate >= 10 else f"{rate:.1f}/s")
             parts.append("finishing" if done >= total else f"ETA {_duration((total - done) / rate)}")
         elif done >= total:
