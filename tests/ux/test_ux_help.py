@@ -50,11 +50,26 @@ def test_the_walk_finds_the_commands():
     assert {"validate", "render", "plan", "schema"} <= names
 
 
+def runs_itself(text: str, path: tuple[str, ...]) -> bool:
+    """An example line calls `regops <path>` (environment assignments before it are fine)."""
+    call = re.compile(r"^(?:[A-Z_][A-Z0-9_]*=\S+\s+)*regops " + re.escape(" ".join(path)) + r"(\s|$)")
+    return any(call.match(line) for line in examples(text))
+
+
 @pytest.mark.parametrize("path", [p for p, _ in COMMANDS], ids=[" ".join(p) for p, _ in COMMANDS])
 def test_every_command_has_an_example_of_itself(path):
-    lines = examples(help_text(path))
-    call = re.compile(r"^(?:[A-Z_][A-Z0-9_]*=\S+\s+)*regops " + re.escape(" ".join(path)) + r"(\s|$)")
-    assert any(call.match(line) for line in lines), f"`regops {' '.join(path)} --help` needs an Example: line running it; found {lines}"
+    text = help_text(path)
+    assert runs_itself(text, path), f"`regops {' '.join(path)} --help` needs an Example: line running it; found {examples(text)}"
+
+
+def test_the_example_check_rejects_what_it_should():
+    no_example = "Usage: regops frob\n\n  Frobs.\n\nOptions:\n  --help  Show this message and exit.\n"
+    other_command = "  Example:\n    regops validate --config x\n"
+    prefix_only = "  Example:\n    regops frobnicate\n"
+    outside = "  Frobs, e.g. regops frob --now.\n"
+    for text in (no_example, other_command, prefix_only, outside):
+        assert not runs_itself(text, ("frob",)), text
+    assert runs_itself("  Examples:\n    regops validate\n    KEY=k regops frob --now   # note\n", ("frob",))
 
 
 def test_top_level_help_has_an_example_and_the_environment():
