@@ -83,7 +83,7 @@ def on_pty(args: list[str], environ: dict[str, str], *, columns: int = 100, time
 
 def on_pipes(args: list[str], environ: dict[str, str], timeout: float = 120) -> Run:
     """Run regops as CI does: nothing is a terminal."""
-    proc = subprocess.run(REGOPS + args, env=environ, cwd=ROOT, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(REGOPS + args, check=False, env=environ, cwd=ROOT, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
     return Run(proc.returncode, proc.stdout, proc.stderr)
 
 
