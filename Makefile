@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 CONFIG ?= examples/basic
 
-.PHONY: demo test bench schemas install clean
+.PHONY: demo test bench schemas reference install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ bench: $(VENV)/.installed-test
 
 schemas: $(VENV)/.installed
 	$(BIN)/regops schema --write schemas
+
+# The README's field reference, generated from schemas/ (a test fails when it is stale).
+reference: $(VENV)/.installed
+	$(BIN)/python -m compiler.reference --write README.md
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
