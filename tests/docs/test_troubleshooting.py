@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 from doc_codes import scan
 from doc_readme import README, ROOT
 
