@@ -78,7 +78,7 @@ def test_validate_path_does_not_import_render_libraries():
     code = (
         "import sys; from compiler.cli import main; sys.argv=['regops','validate','--config',%r];\n"
         "try:\n main()\nexcept SystemExit: pass\n"
-        "heavy=[m for m in ('jinja2','kubernetes_validate','cryptography','pyrage','pydantic') if m in sys.modules]\n"
+        "heavy=[m for m in ('jinja2','kubernetes_validate','cryptography','pyrage','pydantic','httpx') if m in sys.modules]\n"
         "print('HEAVY', heavy)"
     ) % str(EXAMPLE)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

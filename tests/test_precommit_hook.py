@@ -49,3 +49,22 @@ def test_validate_hook_fails_a_bad_config(tmp_path):
     assert "registries.yaml:" in result.stdout
     assert "write 'quay.io', not 'https://quay.io'" in result.stdout
     assert result.stdout.strip().endswith("1 error, 0 warnings in 4 files")
+
+
+def test_verify_hook_is_manual_and_runs_as_written(tmp_path):
+    """regops-verify needs keys and network: only on demand (CI), never on a developer's commit."""
+    hook = _hook("regops-verify")
+    assert hook["pass_filenames"] is False and hook["language"] == "python"
+    assert hook["stages"] == ["manual"]
+    cfg = tmp_path / "cfg"
+    shutil.copytree(ROOT / "examples" / "basic", cfg, ignore=shutil.ignore_patterns("rendered"))
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", SOPS_DISABLE_VERSION_CHECK="1")
+    argv = shlex.split(hook["entry"]) + ["--registry", "ecr-*"]  # ECR is skipped: no network needed
+    env.pop("SOPS_AGE_KEY", None)
+    env["SOPS_AGE_KEY_FILE"] = str(cfg / "keys" / "config.agekey")
+    ok = subprocess.run(argv, cwd=cfg, env=env, capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert ok.stdout.strip().endswith("2 registries checked: 2 skipped")
+    env["SOPS_AGE_KEY_FILE"] = str(tmp_path / "no-such-key")
+    failed = subprocess.run(argv, cwd=cfg, env=env, capture_output=True, text=True, timeout=60)
+    assert failed.returncode == 1 and "cannot decrypt" in failed.stdout

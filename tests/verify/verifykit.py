@@ -144,6 +144,7 @@ class TokenIssuer:
         self.bundle = directory / "token-signer.crt"
         self.bundle.write_bytes(self.cert.public_bytes(serialization.Encoding.PEM))
         self.requests: list[dict] = []
+        self.tokens: list[str] = []  # every token handed out, for leak checks
         issuer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -197,6 +198,7 @@ class TokenIssuer:
             granted = sorted(set(actions.split(",")) & self.grants.get(user, {}).get(repo, set()))
             access.append({"type": kind, "name": repo, "actions": granted})
         token = self.mint(query.get("service", [""])[0], user, access)
+        self.tokens.append(token)
         self._reply(req, 200, {"token": token, "access_token": token, "expires_in": 300})
 
     @staticmethod
