@@ -91,7 +91,8 @@ class Progress:
         if not self.shown or self.broken:
             return
         if self.tty:
-            self._write("\r" + " " * self.drawn + "\r")
+            # The whole width: a ^C the terminal echoed after the bar goes too.
+            self._write("\r" + " " * max(self.drawn, self.width() - 1) + "\r")
         elif self.done == self.total:
             self._write(f"{self.label}: {self.done}/{self.total} clusters in {_duration(self.clock() - (self.began or 0.0))}\n")
         else:

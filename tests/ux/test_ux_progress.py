@@ -249,3 +249,14 @@ def test_delay_from_environment(value, expected):
 @pytest.mark.parametrize(("seconds", "text"), [(0.04, "0.0s"), (3.21, "3.2s"), (42.4, "42s"), (125, "2m05s"), (7260, "2h01m")])
 def test_durations(seconds, text):
     assert pg._duration(seconds) == text
+
+
+def test_close_blanks_the_full_width_so_an_echoed_interrupt_goes_too():
+    stream = Tty()
+    p, clock = bar(stream, columns=100, delay=0)
+    p(0, 150)
+    clock.now += 1
+    p(43, 150)
+    stream.write("^C")  # the terminal echoes Ctrl-C after the bar
+    p.close()
+    assert screen(stream.getvalue()) == [""]
