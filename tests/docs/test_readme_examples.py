@@ -23,7 +23,7 @@ from pathlib import Path
 import pyrage
 import pytest
 import yaml
-from doc_readme import EXAMPLE_LANGUAGES, README, ROOT, blocks, stage_text
+from doc_readme import EXAMPLE_LANGUAGES, ROOT, blocks, stage_text
 
 from compiler.sopsbin import sops_binary_path
 
@@ -177,9 +177,11 @@ def check_quickstart(ws: Path, proc, before) -> None:
     assert auth["username"] == "acme-bot"
     assert auth["password"].startswith("ENC[AES256_GCM,")
     assert "dckr_pat_not_a_real_token" not in (cfg / "registries.yaml").read_text()
-    # the render summary the README shows
-    shown = "rendered: 9 added, 0 changed, 0 removed, 0 unchanged (2 Secrets sealed)"
-    assert shown in proc.stdout and shown in README.read_text(encoding="utf-8")
+    # the render summary the README shows, line for line
+    (shown,) = [b.text for b in blocks() if b.lang == "" and b.text.startswith("prod: ")]
+    assert "rendered: 9 added" in shown
+    for line in shown.splitlines():
+        assert line in proc.stdout.splitlines(), f"README shows {line!r}; the render printed:\n{proc.stdout}"
     for cluster in ("prod", "staging"):
         for rel in ("kustomization.yaml", "apps/secret-regcred-docker-hub.yaml", "apps/serviceaccount-default.yaml"):
             assert (cfg / "rendered" / cluster / rel).is_file(), f"rendered/{cluster}/{rel}"
@@ -245,6 +247,15 @@ def check_rotate_config_key(ws: Path, proc, before) -> None:
     assert decrypt(cfg / "registries.yaml", keys / "config.agekey").returncode != 0
     assert decrypt(cfg / "rendered/.regops-key.yaml", keys / "config-2.agekey").returncode == 0
     assert decrypt(cfg / "rendered/.regops-key.yaml", keys / "config.agekey").returncode != 0
+    # "If the old key is already gone, delete rendered/.regops-key.yaml": a new one, every Secret re-encrypted once
+    before = snapshot(cfg)
+    (cfg / "rendered/.regops-key.yaml").unlink()
+    env = environment(ws) | {"SOPS_AGE_KEY_FILE": str(keys / "config-2.agekey")}
+    again = subprocess.run([str(BIN / "regops"), "render"], cwd=cfg, env=env, check=False, capture_output=True, text=True)
+    assert again.returncode == 0, again.stdout + again.stderr
+    rewritten = changed(before, snapshot(cfg))
+    secrets = {p for p in before if "/apps/secret-" in p}
+    assert secrets and secrets <= rewritten and "rendered/.regops-key.yaml" in rewritten
 
 
 CHECKS = {
