@@ -13,7 +13,15 @@ from concurrent.futures import ThreadPoolExecutor
 from fnmatch import fnmatchcase
 from pathlib import Path
 
-from .oci_handshake import FORBIDDEN, OK, SKIPPED, STATUSES, TLS_ERROR, UNAUTHORIZED, UNREACHABLE
+from .oci_handshake import (
+    FORBIDDEN,
+    OK,
+    SKIPPED,
+    STATUSES,
+    TLS_ERROR,
+    UNAUTHORIZED,
+    UNREACHABLE,
+)
 from .problems import Problem, Severity
 
 RULE = "verify"
@@ -123,10 +131,10 @@ def target(loc, decrypted_auth: dict[str, dict[str, str]]) -> Target:
         (path, Place(loc.doc.file, *loc.doc.where(loc.path + ("chartRepositories", i))))
         for i, path in enumerate(r.chartRepositories or [])
     )
-    base = dict(
-        name=r.name, provider=r.provider, endpoint=endpoint, public=not r.is_private,
-        connection=r.effective_connection, ca=r.caCertificate, repositories=repos, place=Place(loc.doc.file, line, col),
-    )
+    base = {
+        "name": r.name, "provider": r.provider, "endpoint": endpoint, "public": not r.is_private,
+        "connection": r.effective_connection, "ca": r.caCertificate, "repositories": repos, "place": Place(loc.doc.file, line, col),
+    }
     if not r.is_private:
         return Target(**base)  # checked anonymously, as a cluster without pull secret would
     auth = r.auth

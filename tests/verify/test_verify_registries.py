@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import pytest
 from conftest import USERS
-from verifykit import Recorder, Registry, SlowProxy, registry_entry, verify, write_config
+from verifykit import (
+    Recorder,
+    Registry,
+    SlowProxy,
+    registry_entry,
+    verify,
+    write_config,
+)
 
 ALICE = ("alice", USERS["alice"])
 

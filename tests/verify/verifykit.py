@@ -84,7 +84,7 @@ class Pki:
 
 
 def _builder(subject, issuer, public_key) -> x509.CertificateBuilder:
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     return (
         x509.CertificateBuilder()
         .subject_name(subject)
