@@ -23,7 +23,7 @@ from pathlib import Path
 import pyrage
 import pytest
 import yaml
-from doc_readme import EXAMPLE_LANGUAGES, ROOT, blocks, stage_text
+from doc_readme import EXAMPLE_LANGUAGES, README, ROOT, blocks, stage_text
 
 from compiler.sopsbin import sops_binary_path
 
@@ -503,3 +503,19 @@ def test_modeline_example_points_at_a_shipped_schema():
     url = block.text.split("$schema=", 1)[1].strip()
     assert (ROOT / "schemas" / url.rsplit("/", 1)[-1]).is_file()
     assert url.rsplit("/", 2)[-2] == "schemas"
+
+
+def test_links_resolve():
+    """Every #anchor names a heading (GitHub's slugs) and every relative link a file of the repository."""
+    import re
+
+    text = README.read_text(encoding="utf-8")
+    prose = re.sub(r"```.*?```", "", text, flags=re.DOTALL)
+    slugs = {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in re.findall(r"^#{1,6} (.+)$", prose, flags=re.MULTILINE)}
+    targets = re.findall(r"\]\(([^)\s]+)\)", prose)
+    assert len(targets) > 10
+    for target in targets:
+        if target.startswith("#"):
+            assert target[1:] in slugs, f"README link {target} names no heading"
+        elif not re.match(r"^[a-z]+://", target):
+            assert (ROOT / target.split("#", 1)[0]).exists(), f"README link {target} names no file"
