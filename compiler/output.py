@@ -5,7 +5,10 @@ render state of `state.py`), seals only Secrets whose plaintext or recipients
 changed, and keeps every other file's bytes and mtime. When anything changed,
 the new tree is staged beside the old one — unchanged files hard-linked, not
 copied — and exchanged with it by renameat2(RENAME_EXCHANGE): at every instant
-the output path holds either the complete old or the complete new tree.
+the output path holds either the complete old or the complete new tree. The
+tree that was swapped out is kept (`.<output>.regops-spare/` beside it,
+git-ignored by a .gitignore of its own) and brought up to date for the next swap, so a render
+that changes a few files links and unlinks a few files, not the whole tree.
 
 Files regops did not write are never touched; they are carried into the new
 tree as they are and reported as foreign. Symlinks are carried as symlinks and
@@ -210,7 +213,7 @@ class OutputTree:
             raise
 
     def discard(self) -> None:
-        """Drop the staging tree (a failed or checked render): the output stays as it was."""
+        """Drop the staging tree (a failed render): the output stays as it was, and no spare is left."""
         if self._staging is not None:
             _rmtree(self._staging)
             self._staging = None
@@ -345,40 +348,141 @@ def _remove(staging: Path, target: Path) -> None:
         parent = parent.parent
 
 
-def _stage_copy(root: Path) -> Path:
-    """A sibling directory holding the current tree as hard links (symlinks as symlinks).
+SPARE_SUFFIX = ".regops-spare"
+_IGNORE = ".gitignore"
+_SPARE_IGNORE = (
+    b"# regops: the tree before the last render, as hard links of the same files, so the next\n"
+    b"# render stages only what changed. Never committed (this file ignores it); safe to delete.\n"
+    b"*\n"
+)
 
-    One link per file is the cost of swapping the whole tree atomically; plain
-    strings and scandir keep the rest of the walk cheap on trees of 10^4 files.
+
+def spare_dir(root: Path) -> Path:
+    """Where the previous generation of `root` is kept: `.<name>.regops-spare` beside it."""
+    return root.parent / f".{root.name}{SPARE_SUFFIX}"
+
+
+def _stage_copy(root: Path) -> Path:
+    """A sibling tree that holds the current tree as hard links (symlinks as symlinks).
+
+    The tree the last swap replaced is kept as a spare: it already links the
+    same files, so bringing it up to date costs a walk that compares inode
+    numbers plus one link per file that differs, not one per file of the
+    tree. Without a (usable) spare the tree is linked afresh. A sibling, not a
+    subdirectory of something else: exchanging directories of one parent never
+    rewrites their `..`, which a read-only tree would refuse.
     """
     root.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.regops-new-", dir=root.parent))
+    staging = spare_dir(root)
+    if not _private_dir(staging):
+        _remove_any(staging)
+        os.mkdir(staging, 0o700)
     if not root.is_dir():
-        # mkdtemp makes 0700; a new output tree gets the usual permissions.
+        _rmtree(staging)
         umask = os.umask(0)
         os.umask(umask)
-        os.chmod(staging, 0o777 & ~umask)
-        return staging
-    os.chmod(staging, (os.lstat(root).st_mode & 0o7777) | 0o700)
+        os.mkdir(staging, 0o777 & ~umask)  # a new output tree gets the usual permissions
+    else:
+        _sync_tree(os.fspath(root), os.fspath(staging))
+    _mark_spare(staging)
+    return staging
+
+
+def _mark_spare(spare: Path) -> None:
+    """Our own .gitignore at the top of the spare, so `git status` never shows it."""
+    marker = spare / _IGNORE
+    if marker.is_dir() and not marker.is_symlink():
+        return  # a foreign directory of that name: leave the tree as it is
+    if _existing(marker) != _SPARE_IGNORE:
+        _remove_any(marker)
+        with open(marker, "xb") as fh:
+            fh.write(_SPARE_IGNORE)
+
+
+def _unmark_spare(staging: Path, root: Path) -> None:
+    """Just before the swap: the top-level .gitignore of the new tree is the live tree's own, if any."""
+    marker = staging / _IGNORE
+    if marker.is_dir() and not marker.is_symlink():
+        return
+    _remove_any(marker)
+    live = root / _IGNORE
+    if live.is_symlink():
+        os.symlink(os.readlink(live), marker)
+    elif live.is_file():
+        try:
+            os.link(live, marker, follow_symlinks=False)
+        except OSError:
+            shutil.copy2(live, marker, follow_symlinks=False)
+
+
+def _private_dir(path: Path) -> bool:
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid()
+
+
+def _remove_any(path: Path) -> None:
+    if path.is_symlink() or (os.path.lexists(path) and not path.is_dir()):
+        os.unlink(path)
+    elif os.path.lexists(path):
+        _rmtree(path)
+
+
+def _sync_tree(src: str, dst: str) -> None:
+    """Make `dst` hold what `src` holds, as hard links; entries already linked are left alone.
+
+    scandir gives inode numbers without a stat call: an entry of `dst` with the
+    same inode as in `src` is the same file, bytes, mode and mtime alike.
+    Symlinks are compared by target and never followed.
+    """
     link, symlink, readlink, mkdir = os.link, os.symlink, os.readlink, os.mkdir
-    stack = [(os.fspath(root), os.fspath(staging))]
+    stack = [(src, dst)]
     while stack:
         src_dir, dst_dir = stack.pop()
+        top = src_dir == src
+        # owner rwx always: regops must write into and clean up its own staging tree
+        mode = (os.lstat(src_dir).st_mode & 0o7777) | 0o700
+        if os.lstat(dst_dir).st_mode & 0o7777 != mode:
+            os.chmod(dst_dir, mode)
+        with os.scandir(dst_dir) as entries:
+            have = {e.name: e for e in entries}
         with os.scandir(src_dir) as entries:
             for entry in entries:
                 dst = dst_dir + os.sep + entry.name
+                old = have.pop(entry.name, None)
+                if top and entry.name == _IGNORE and (entry.is_symlink() or not entry.is_dir(follow_symlinks=False)):
+                    # the spare's marker stands in for it until the swap (_unmark_spare)
+                    if old is not None and old.is_dir(follow_symlinks=False) and not old.is_symlink():
+                        _remove_any(Path(old.path))
+                    continue
                 if entry.is_symlink():
-                    symlink(readlink(entry.path), dst)
+                    target = readlink(entry.path)
+                    if old is not None:
+                        if old.is_symlink() and readlink(old.path) == target:
+                            continue
+                        _remove_any(Path(old.path))
+                    symlink(target, dst)
                 elif entry.is_dir(follow_symlinks=False):
-                    # owner rwx always: regops must write into and clean up its own staging tree
-                    mkdir(dst, (entry.stat(follow_symlinks=False).st_mode & 0o7777) | 0o700)
+                    if old is not None and not (old.is_dir(follow_symlinks=False) and not old.is_symlink()):
+                        _remove_any(Path(old.path))
+                        old = None
+                    if old is None:
+                        mkdir(dst, 0o700)
                     stack.append((entry.path, dst))
                 else:
+                    if old is not None:
+                        if old.inode() == entry.inode() and not old.is_symlink() and not old.is_dir(follow_symlinks=False):
+                            continue
+                        _remove_any(Path(old.path))
                     try:
                         link(entry.path, dst, follow_symlinks=False)
                     except OSError:
                         shutil.copy2(entry.path, dst, follow_symlinks=False)
-    return staging
+        for name, old in have.items():  # gone from the live tree
+            if not (top and name == _IGNORE and (old.is_symlink() or not old.is_dir(follow_symlinks=False))):
+                _remove_any(Path(old.path))
 
 
 def _rmtree(path: Path) -> None:
@@ -414,17 +518,19 @@ def _exchange(a: Path, b: Path) -> bool:
 
 
 def _swap_in(output: Path, staging: Path) -> None:
+    """Exchange the staged tree with the output; the old tree stays at `staging` as the next spare."""
+    _unmark_spare(staging, output)
     if not output.exists():
         os.rename(staging, output)
         return
-    if _exchange(staging, output):
-        _rmtree(staging)  # now the old tree
-        return
-    old = Path(tempfile.mkdtemp(prefix=f".{output.name}.regops-old-", dir=output.parent))
-    os.rmdir(old)
-    os.rename(output, old)
-    os.rename(staging, output)
-    _rmtree(old)
+    if not _exchange(staging, output):
+        old = Path(tempfile.mkdtemp(prefix=f".{output.name}.regops-old-", dir=output.parent))
+        os.rmdir(old)
+        os.rename(output, old)
+        os.rename(staging, output)
+        os.rename(old, staging)
+    with contextlib.suppress(OSError):  # only cosmetic: the next render marks it again
+        _mark_spare(staging)
 
 
 def clean_leftovers(output: Path) -> None:

@@ -231,7 +231,9 @@ def snapshot(root: Path) -> dict[str, tuple]:
 def leftovers(root: Path) -> list[str]:
     if not root.parent.is_dir():
         return []
-    return sorted(p.name for p in root.parent.iterdir() if p.name.startswith(f".{root.name}.regops-"))
+    # the spare (the tree before the last swap, kept to stage the next one) is no leftover
+    spare = f".{root.name}.regops-spare"
+    return sorted(p.name for p in root.parent.iterdir() if p.name.startswith(f".{root.name}.regops-") and p.name != spare)
 
 
 # --------------------------------------------------------------------------- forked children
