@@ -38,7 +38,10 @@ fail() {
     local code=$1
     shift
     if [[ "$format" == "github" ]]; then
-        printf '::error title=regops-ci::%s\n' "$*" >&2
+        # Workflow commands end at a newline; GitHub decodes %25, %0D and %0A.
+        local msg=${*//%/%25}
+        msg=${msg//$'\r'/%0D}
+        printf '::error title=regops-ci::%s\n' "${msg//$'\n'/%0A}" >&2
     else
         printf 'regops-ci: error: %s\n' "$*" >&2
     fi
@@ -76,7 +79,8 @@ elif [[ "$install" == "never" ]]; then
 else
     install_regops
 fi
-say "$(regops --version) | mode=$mode config=$config format=$format${REGOPS_CLUSTERS:+ clusters=$REGOPS_CLUSTERS}"
+version=$(regops --version) || fail 3 "'regops --version' failed: is the regops at $(command -v regops) installed correctly?"
+say "$version | mode=$mode config=$config format=$format${REGOPS_CLUSTERS:+ clusters=$REGOPS_CLUSTERS}"
 
 if [[ "$mode" != "validate" ]]; then
     # CI secrets that are missing (e.g. on pull requests from forks) arrive empty.

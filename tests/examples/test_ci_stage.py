@@ -102,7 +102,7 @@ class Stage:
     def run(self, cwd: Path, argv: list[str] | None = None, keep_log: bool = False, **env) -> subprocess.CompletedProcess:
         if not keep_log:
             self.log.unlink(missing_ok=True)
-        return subprocess.run(argv or ["bash", str(SCRIPT)], cwd=cwd, env=env, capture_output=True, text=True, timeout=180)
+        return subprocess.run(argv or ["bash", str(SCRIPT)], check=False, cwd=cwd, env=env, capture_output=True, text=True, timeout=180)
 
     def calls(self) -> list[tuple[str, list[str]]]:
         """(which regops ran, its argv) for every regops call of the last run."""
@@ -173,7 +173,7 @@ def break_url(cfg: Path) -> int:
 
 def stale_paths(output: str) -> set[str]:
     """Files `regops render --check` lists in its text report (A/C/D lines)."""
-    return {m.group(1) for m in re.finditer(r"^[ACD] (\S+)$", output, re.M)}
+    return {m.group(1) for m in re.finditer(r"^[ACD] (\S+)$", output, re.MULTILINE)}
 
 
 @pytest.fixture
@@ -204,7 +204,7 @@ def test_script_is_executable_bash():
 
 @pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck not installed")
 def test_script_passes_shellcheck():
-    result = subprocess.run(["shellcheck", str(SCRIPT)], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(["shellcheck", str(SCRIPT)], check=False, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout
 
 
@@ -353,6 +353,22 @@ def test_bad_settings_are_annotations_on_github(stage, cfg, tmp_path):
     result = stage.run(tmp_path, **stage.env(GITHUB_ACTIONS="true", REGOPS_CONFIG=str(cfg), SOPS_AGE_KEY=""))
     assert result.returncode == 2
     assert "::error title=regops-ci::SOPS_AGE_KEY is set but empty" in result.stderr
+    # A newline in a setting cannot end the annotation and start another workflow command.
+    result = stage.run(tmp_path, **stage.env(GITHUB_ACTIONS="true", REGOPS_CONFIG="50%\n::warning::x\r"))
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1] == "::error title=regops-ci::REGOPS_CONFIG '50%25%0A::warning::x%0D' is not a directory"
+
+
+def test_broken_regops_on_path_exits_3(stage, cfg, tmp_path):
+    broken = tmp_path / "broken-bin"
+    broken.mkdir()
+    (broken / "regops").write_text("#!/bin/sh\nexit 127\n")
+    (broken / "regops").chmod(0o755)
+    env = stage.env(REGOPS_CONFIG=str(cfg))
+    env["PATH"] = f"{broken}:{env['PATH']}"
+    result = stage.run(tmp_path, **env)
+    assert result.returncode == 3
+    assert f"'regops --version' failed: is the regops at {broken}/regops installed correctly?" in result.stderr
 
 
 # ---------------------------------------------------------------- installing
@@ -376,6 +392,9 @@ def test_installs_into_a_venv_when_regops_is_absent(stage, cfg, tmp_path, settin
     assert stage.pip_log.read_text() == spec + "\n"
     assert {exe for exe, _ in stage.calls()} == {f"{venv}/bin/regops"}
     assert [argv[0] for argv in stage.argvs()] == ["--version", "validate", "render"]
+    # A second run in the same job reuses the venv.
+    result = stage.run(tmp_path, **dict(env, REGOPS_MODE="validate"))
+    assert result.returncode == 0 and {exe for exe, _ in stage.calls()} == {f"{venv}/bin/regops"}
 
 
 def test_default_venv_is_under_runner_temp(stage, cfg, tmp_path):
@@ -531,7 +550,7 @@ def test_workflow_on_a_pull_request_then_on_main(stage, config_repo, tmp_path, m
     assert run_job(stage, config_repo, "validate", secrets)[0] == 0
     code, out = run_job(stage, config_repo, "render-check", secrets)
     assert code == 1
-    annotated = set(re.findall(r"^::error file=config/rendered/(\S+?),title=regops render --check::", out, re.M))
+    annotated = set(re.findall(r"^::error file=config/rendered/(\S+?),title=regops render --check::", out, re.MULTILINE))
     assert annotated == DOCKER_HUB_STALE
     assert "::error title=regops-ci::rendered tree is stale" in out
 
@@ -594,14 +613,14 @@ def test_precommit_example_uses_our_hooks_and_they_pass(stage, config_repo, monk
 def test_readme_commands_and_settings_exist(config_repo, monkeypatch):
     readme = (CI / "README.md").read_text()
     script_text = SCRIPT.read_text()
-    documented = set(re.findall(r"^#\s+(REGOPS_\w+|PYTHON)\b", script_text, re.M))
+    documented = set(re.findall(r"^#\s+(REGOPS_\w+|PYTHON)\b", script_text, re.MULTILINE))
     assert {"REGOPS_MODE", "REGOPS_CONFIG", "REGOPS_CLUSTERS", "REGOPS_FORMAT", "REGOPS_INSTALL", "REGOPS_SPEC", "REGOPS_VERSION", "REGOPS_VENV", "PYTHON"} == documented
     for text in (readme, (CI / "github-actions.yml").read_text()):
         used = set(re.findall(r"\bREGOPS_[A-Z_]+", text))
         assert used <= documented
         for name in used:  # documented and read, not only mentioned
             assert re.search(r"\$\{?" + name + r"\b", script_text), name
-    blocks = re.findall(r"^ *```\n(.*?)^ *```", readme, re.M | re.S)
+    blocks = re.findall(r"^ *```\n(.*?)^ *```", readme, re.MULTILINE | re.DOTALL)
     commands = [shlex.split(line, comments=True) for block in blocks for line in block.splitlines()]
     regops_calls = []
     for words in commands:
