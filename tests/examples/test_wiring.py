@@ -157,6 +157,59 @@ def test_custom_kinds_are_checked_with_our_schemas(api_version, kind):
     assert manifests.validator("1.33", api_version, kind).schema == schema
 
 
+# Upstream CRDs of the hand-written schemas, if someone puts them beside the
+# others in ../shared/crds (they are not there by default): file -> version.
+UPSTREAM_CRDS = ROOT.parent / "shared" / "crds"
+UPSTREAM_FILES = {
+    "kustomize.toolkit.fluxcd.io_kustomizations.yaml": "v1",
+    "source.toolkit.fluxcd.io_gitrepositories.yaml": "v1",
+    "argoproj.io_applications.yaml": "v1alpha1",
+}
+
+
+def _same_shape(upstream: dict, ours: dict, defs: dict, where: str, out: list[str]):
+    """Where `ours` closes an object, it has exactly upstream's fields, types, enums and patterns."""
+    if "$ref" in ours:
+        ours = defs[ours["$ref"].rsplit("/", 1)[1]]
+    if "properties" in ours:
+        if set(ours["properties"]) != set(upstream.get("properties", {})):
+            out.append(f"{where}: fields differ")
+            return
+        if where and sorted(ours.get("required", [])) != sorted(upstream.get("required", [])):
+            out.append(f"{where}: required differs")
+        for name, sub in ours["properties"].items():
+            _same_shape(upstream["properties"][name], sub, defs, f"{where}.{name}", out)
+        return
+    if not upstream.get("x-kubernetes-int-or-string") and ours.get("type") != upstream.get("type"):
+        out.append(f"{where}: type differs")
+    for keyword in ("enum", "pattern", "minLength", "maxLength"):
+        if ours.get(keyword) != upstream.get(keyword):
+            out.append(f"{where}: {keyword} differs")
+    if isinstance(upstream.get("items"), dict) and "items" in ours:
+        _same_shape(upstream["items"], ours["items"], defs, f"{where}[]", out)
+
+
+@pytest.mark.parametrize("file_name", sorted(UPSTREAM_FILES))
+def test_hand_written_schema_matches_the_upstream_crd(file_name):
+    path = UPSTREAM_CRDS / file_name
+    if not path.is_file():
+        pytest.skip(f"no upstream {file_name} in ../shared/crds")
+    crd = _yaml(path)
+    version = UPSTREAM_FILES[file_name]
+    upstream = next(v for v in crd["spec"]["versions"] if v["name"] == version)["schema"]["openAPIV3Schema"]
+    api_version, kind = f"{crd['spec']['group']}/{version}", crd["spec"]["names"]["kind"]
+    ours = json.loads((ROOT / "schemas" / "crds" / manifests.crd_schema_file(api_version, kind)).read_text())
+    differences: list[str] = []
+    _same_shape(upstream["properties"]["spec"], ours["properties"]["spec"], ours.get("$defs", {}), "spec", differences)
+    assert differences == []
+    import jsonschema
+
+    for tool in WIRING:
+        for _, doc in all_documents(tool):
+            if (doc["apiVersion"], doc["kind"]) == (api_version, kind):
+                jsonschema.validate(doc, upstream)
+
+
 def _example(rel: str, index: int = 0) -> dict:
     return copy.deepcopy(documents(EXAMPLES / rel)[index])
 
