@@ -345,6 +345,8 @@ def _cluster_job(job):
         root, cluster.name, produced, key, lambda obj, rcpt: sealing.seal(obj, list(rcpt)), params,
         {"input": digest}, kept=kept, inputs=inputs, old=old,
     )
+    files = compared[0].new_state.files  # counted as a skipped cluster counts them
+    counts = (len(files), sum(1 for f in files.values() if f.hmac))
     return cluster.name, [], plan, compared, counts, learnt
 
 

@@ -84,3 +84,19 @@ def test_hand_edited_files_are_restored_and_only_they(config):
     assert b"type: kubernetes.io/dockerconfigjson" in after[str(secret.relative_to(config.out))][0]
     changed_paths = {p for p in before if before[p][0] != after[p][0]}
     assert changed_paths <= {str(repo.relative_to(config.out)), str(secret.relative_to(config.out)), "prod-us/.regops-state.json"}
+
+
+def test_cluster_file_counts_are_the_same_rendered_or_skipped(config):
+    """A skipped (up-to-date) cluster reports the files it has, as a rendered one does."""
+    import re
+
+    def counts(output: str) -> dict[str, str]:
+        return dict(re.findall(r"^(\S+): (\d+ files \(\d+ Secrets\))$", output, re.M))
+
+    code, first = config.render()
+    assert code == 0
+    code, second = config.render()
+    assert code == 0
+    assert counts(first) and counts(first) == counts(second)
+    on_disk = {d.name: sum(1 for p in d.rglob("*") if p.is_file() and p.name != ".regops-state.json") for d in config.out.iterdir() if d.is_dir()}
+    assert {name: int(text.split()[0]) for name, text in counts(first).items()} == on_disk
