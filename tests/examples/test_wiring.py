@@ -717,6 +717,9 @@ def walkthrough(tool: str, cluster: str, ws: Path) -> tuple[subprocess.Completed
     return proc, calls
 
 
+RENDERED_NOTHING = re.compile(r"\b0 added, 0 changed, 0 removed\b")
+
+
 def _created(calls: list[dict], kind: str) -> list[dict]:
     return [c["object"] for c in calls if c.get("object", {}).get("kind") == kind]
 
@@ -782,6 +785,7 @@ def _repo_url(tool: str) -> str:
 def test_flux_readme_walkthrough(cluster, tmp_path):
     proc, calls = walkthrough("flux", cluster, tmp_path)
     assert proc.returncode == 0, proc.stderr
+    assert RENDERED_NOTHING.search(proc.stdout + proc.stderr)  # as the README says of the committed demo
     # build: what Flux applies, counted by kind
     assert re.search(r"^\s*\d+ kind: ServiceAccount$", proc.stdout, re.MULTILINE)
     # repo-url: every GitRepository now fetches the reader's repository
@@ -808,6 +812,7 @@ def test_flux_readme_walkthrough(cluster, tmp_path):
 def test_argocd_readme_walkthrough(cluster, tmp_path):
     proc, calls = walkthrough("argocd", cluster, tmp_path)
     assert proc.returncode == 0, proc.stderr
+    assert RENDERED_NOTHING.search(proc.stdout + proc.stderr)
     namespace = CLUSTERS[cluster].controller_namespace
     # repo-url
     for path in yaml_files(tmp_path / "examples" / "argocd"):
