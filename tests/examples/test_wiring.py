@@ -652,6 +652,34 @@ def test_readme_cluster_block_defaults_to_a_real_cluster(tool):
             assert f"{CLUSTERS[other].controller_namespace} for {other}" in text
 
 
+STEP_REF = re.compile(r"(?P<readme>[./]*README\.md), step (?P<n>\d+)\)")
+
+
+def _topic(text: str) -> str | None:
+    if re.search(r"url|repository", text, re.IGNORECASE):
+        return "repository"
+    return "age key" if "key" in text else None
+
+
+@pytest.mark.parametrize("path", ALL_FILES, ids=_id)
+def test_comments_refer_to_the_readme_step_they_mean(path):
+    """`(see ../../README.md, step 2)` in a manifest: that file exists and its step 2 is about the same thing."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    refs = 0
+    for i, line in enumerate(lines):
+        m = STEP_REF.search(line)
+        if not m:
+            continue
+        refs += 1
+        # What the comment is about: said on the reference's line, or else on the line before.
+        topic = _topic(line) or _topic(lines[i - 1] if i else "")
+        readme = (path.parent / m.group("readme")).resolve()
+        headings = re.findall(r"^## (\d+)\. (.+)$", readme.read_text(encoding="utf-8"), re.MULTILINE)
+        title = dict(headings)[m.group("n")]
+        assert topic and topic in title, f"{_id(path)}: {line.strip()!r} points at step {m.group('n')}, {title!r}"
+    assert refs == sum("README.md, step" in line for line in lines)
+
+
 def test_readme_helm_values_say_what_the_patches_say():
     values = yaml.safe_load(stage("argocd", "helm-values"))
     cm = _example(ARGOCD_CM)["data"]
