@@ -54,6 +54,51 @@ def validator(kind: str):
     return cls(schema)
 
 
+@functools.cache
+def fast_validator(kind: str):
+    """fastjsonschema's compiled check of the kind's schema, or None when it cannot compile.
+
+    About ten times faster than jsonschema on valid files (and its import is
+    cheap). Only acceptance is trusted: a document it rejects is checked again
+    by jsonschema, whose errors are what the user reads.
+    """
+    schema = _inline(load(kind), load(kind).get("$defs", {}), 0)
+    if not isinstance(schema, dict):
+        return None
+    for key in ("$schema", "$id", "$defs"):
+        schema.pop(key, None)
+    try:
+        import fastjsonschema
+
+        def refuse(uri: str) -> Any:
+            raise ValueError(f"remote $ref {uri} is never fetched")
+
+        return fastjsonschema.compile(schema, handlers={"http": refuse, "https": refuse}, use_default=False)
+    except Exception:  # noqa: BLE001 — a schema it cannot compile just takes the slow path
+        return None
+
+
+_ANNOTATIONS = {"description", "default", "title", "examples"}
+
+
+def _inline(node: Any, defs: dict, depth: int) -> Any:
+    """The schema with every local `#/$defs/X` reference replaced by X (ours are not recursive)."""
+    if depth > 32:
+        raise ValueError("schema references nest too deeply")
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/") and ref[8:] in defs:
+            target = _inline(defs[ref[8:]], defs, depth + 1)
+            rest = {k: _inline(v, defs, depth) for k, v in node.items() if k != "$ref"}
+            if not set(rest) - _ANNOTATIONS:
+                return {**target, **rest}
+            return {"allOf": [target, rest]}  # sibling keywords apply together with the reference
+        return {k: _inline(v, defs, depth) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_inline(v, defs, depth) for v in node]
+    return node
+
+
 def _tidy(node: Any) -> None:
     """Drop pydantic's generated titles and the null defaults of optional fields."""
     if isinstance(node, dict):

@@ -28,6 +28,13 @@ def check(doc: Document, kind: str) -> list[Problem]:
     if not isinstance(doc.data, dict):
         return [doc.problem((), f"expected a mapping with apiVersion: regops.io/v1alpha1 and kind: {kind}", rule=RULE)]
     problems = list(_encrypted_plain_fields(doc))
+    fast = schema.fast_validator(kind)
+    if fast is not None:
+        try:
+            fast(doc.data)
+            return problems
+        except Exception:  # noqa: BLE001 — rejected (or unsure): jsonschema explains it
+            pass
     for error in schema.validator(kind).iter_errors(doc.data):
         if isinstance(error.instance, str) and ENC_RE.match(error.instance):
             continue  # reported once by _encrypted_plain_fields
