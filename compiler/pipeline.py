@@ -312,6 +312,7 @@ def _cluster_job(job):
     from . import state as st
     from . import statcache
     from .planning import plan_cluster
+    from .rendering import kustomization_files
 
     cluster, digest, available = job
     registries, settings, auth, root, key, params, cache, want_plans = _SHARED
@@ -336,8 +337,16 @@ def _cluster_job(job):
         before = old.files.get(intent.path)
         if before is not None and before.input == inputs[intent.path] and intact(intent.path, before.sha256):
             kept[intent.path] = before
+    # kustomization.yaml (and the KSOPS generator) depend only on the list of files
+    layout = _layout_fingerprint(plan, key)
+    layout_files = kustomization_files(plan)
+    for rel in layout_files:
+        before = old.files.get(rel)
+        inputs[rel] = layout
+        if before is not None and before.input == layout and intact(rel, before.sha256):
+            kept[rel] = before
     todo = {i.path for i in plan.intents} - kept.keys()
-    produced, found = produce_cluster(cluster, plan, provider_of, auth, todo)
+    produced, found = produce_cluster(cluster, plan, provider_of, auth, todo, layout=not all(f in kept for f in layout_files))
     counts = (len(plan.intents) + 1, sum(1 for i in plan.intents if i.secret))
     if found:
         return cluster.name, found, plan, None, counts, learnt
@@ -348,6 +357,24 @@ def _cluster_job(job):
     files = compared[0].new_state.files  # counted as a skipped cluster counts them
     counts = (len(files), sum(1 for f in files.values() if f.hmac))
     return cluster.name, [], plan, compared, counts, learnt
+
+
+def _layout_fingerprint(plan, key: bytes) -> str:
+    from . import __version__, state as st
+
+    files = tuple(sorted((i.path, i.secret) for i in plan.intents))
+    return st.input_fingerprint(key, ("layout", __version__, _templates_digest(), plan.sync_tool, files))
+
+
+def _auth_fingerprint(registry: str, auth, key: bytes) -> str:
+    """One keyed fingerprint per registry's credentials, per process: not one per Secret."""
+    from . import state as st
+
+    memo = _MEMO.setdefault("auth", {})
+    found = memo.get(registry)
+    if found is None:
+        found = memo[registry] = st.input_fingerprint(key, tuple(sorted((auth.get(registry) or {}).items())))
+    return found
 
 
 def _input_fingerprint(intent, plan, cluster, provider_of, auth, key: bytes) -> str:
@@ -372,7 +399,7 @@ def _input_fingerprint(intent, plan, cluster, provider_of, auth, key: bytes) -> 
         intent.path,
         repr(intent.params),
         provider_of.get(registry),
-        tuple(sorted((auth.get(registry) or {}).items())) if intent.secret else (),
+        _auth_fingerprint(registry, auth, key),
         plan.recipients if intent.secret else (),
         manifests.schema_identity(cluster.kubernetesVersion, *_api_kind(intent)),
     )
@@ -425,8 +452,9 @@ def _cluster_results(clusters: list, shared: tuple, jobs: int | None):  # cluste
         yield from pool.map(_cluster_job, clusters, chunksize=max(1, len(clusters) // (workers * 8)))
 
 
-def produce_cluster(cluster, plan, provider_of, auth, only: set[str]):
-    """The files of one cluster that need rendering (Secrets unsealed), plus its kustomization, and problems."""
+def produce_cluster(cluster, plan, provider_of, auth, only: set[str], *, layout: bool = True):
+    """The files of one cluster that need rendering (Secrets unsealed), its kustomization unless `layout` is
+    False (it is current), and problems."""
     from . import manifests
     from .output import Produced
     from .rendering import RenderError, kustomization, render_cluster
@@ -436,7 +464,10 @@ def produce_cluster(cluster, plan, provider_of, auth, only: set[str]):
     checked = _MEMO.setdefault("checked", {})
     texts = _MEMO.setdefault("texts", {})
     try:
-        objects = render_cluster(plan, provider_of, auth, memo, only) if only else kustomization(plan)
+        if only:
+            objects = render_cluster(plan, provider_of, auth, memo, only, layout)
+        else:
+            objects = kustomization(plan) if layout else []
     except RenderError as exc:
         return [], [Problem(cluster.name, 0, 0, Severity.ERROR, f"cluster '{cluster.name}': {exc}", "", RULE)]
     problems: list[Problem] = []

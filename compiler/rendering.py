@@ -256,9 +256,10 @@ def render_intent(intent: Intent, provider: str | None, secrets: Secrets) -> Ren
 
 
 def render_cluster(
-    plan: ClusterPlan, provider_of: Mapping[str, str], secrets: Secrets, cache: dict | None = None, only: set[str] | None = None
+    plan: ClusterPlan, provider_of: Mapping[str, str], secrets: Secrets, cache: dict | None = None, only: set[str] | None = None,
+    layout: bool = True,
 ) -> list[RenderedObject]:
-    """Every object of one cluster (or those whose path is in `only`), plus its kustomization.
+    """Every object of one cluster (or those whose path is in `only`), plus its kustomization unless not `layout`.
 
     `cache` (one per render, never shared between renders: keys stand for
     secrets) returns the object already rendered for an identical intent: a
@@ -277,7 +278,14 @@ def render_cluster(
         if found is None:
             found = cache[key] = render_intent(intent, provider, secrets)
         objects.append(found)
-    return objects + kustomization(plan)
+    return objects + kustomization(plan) if layout else objects
+
+
+def kustomization_files(plan: ClusterPlan) -> list[str]:
+    """The files `kustomization` writes for this plan."""
+    if plan.sync_tool != "flux" and any(i.secret for i in plan.intents):
+        return [KSOPS_FILE, "kustomization.yaml"]
+    return ["kustomization.yaml"]
 
 
 KSOPS_FILE = "ksops-secrets.yaml"
