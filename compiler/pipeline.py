@@ -15,6 +15,9 @@ from pathlib import Path
 from .problems import Problem, Severity
 
 RULE = "render"
+# Bumped whenever what a fingerprint covers changes, so that render states
+# written by another scheme are not trusted to skip a cluster.
+FINGERPRINTS = 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -258,7 +261,7 @@ def _cluster_digests(config, auth, key: bytes) -> dict[str, str]:
         st.input_fingerprint(key, (raw(loc.model), sorted((auth.get(loc.model.name) or {}).items())))
         for loc in config.registries
     ]
-    common = (__version__, _templates_digest(), raw(config.settings))
+    common = (__version__, FINGERPRINTS, _templates_digest(), raw(config.settings))
     out = {}
     for loc in config.clusters:
         name = loc.model.name
