@@ -247,15 +247,15 @@ def verify(g: Globals, config_dir: Path, registries: tuple[str, ...], fmt: str, 
     """
     from . import verification
     from .redact import scrub
-    from .reporting import PROBLEM_REPORTERS
     from .verify_report import VERIFY_REPORTERS
 
     request = verification.VerifyRequest(config_dir=config_dir, registries=registries, timeout=timeout, verbose=g.verbose)
     result = verification.run(request)
     if result.problems:
         errors = sum(1 for p in result.problems if p.severity.value == "error")
-        click.echo(PROBLEM_REPORTERS[fmt](result.problems, errors, len(result.problems) - errors, result.files_checked), nl=False)
-        click.echo("no registry was checked", err=True)
+        _problems(g, fmt, result.problems, errors, len(result.problems) - errors, result.files_checked)
+        if not g.quiet:
+            click.echo("no registry was checked", err=True)
         sys.exit(EXIT_INVALID)
     click.echo(scrub(VERIFY_REPORTERS[fmt](result, verbose=g.verbose, quiet=g.quiet)), nl=False)
     sys.exit(EXIT_OK if result.ok else EXIT_INVALID)

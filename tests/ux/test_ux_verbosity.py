@@ -98,3 +98,11 @@ def test_schema_write_verbose_names_the_files(tmp_path):
     wrote = sorted(verbose.stderr.splitlines())
     assert wrote == sorted(f"wrote {p}" for p in (tmp_path / "b").iterdir())
     assert len(wrote) == 3
+
+
+def test_verify_quiet_on_invalid_input_prints_only_the_problems(broken):
+    loud = run("verify", "--config", str(broken))
+    quiet = run("-q", "verify", "--config", str(broken))
+    assert quiet.exit_code == loud.exit_code == 1
+    assert "no registry was checked" in loud.stderr and quiet.stderr == ""
+    assert loud.stdout.splitlines()[:-1] == quiet.stdout.splitlines() and quiet.stdout
