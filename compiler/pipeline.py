@@ -451,8 +451,13 @@ def _cluster_results(clusters: list, shared: tuple, jobs: int | None):  # cluste
 
     context = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_pool_worker, initargs=(shared,)) as pool:
-        # chunks keep the pickling overhead low on fleets of hundreds of clusters
-        yield from pool.map(_cluster_job, clusters, chunksize=max(1, len(clusters) // (workers * 8)))
+        # small chunks: results (and the progress bar) arrive steadily, not in bursts
+        try:
+            yield from pool.map(_cluster_job, clusters, chunksize=max(1, len(clusters) // (workers * 32)))
+        except BaseException:
+            # Ctrl-C or a failure: drop the clusters not started instead of rendering them first
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
 
 
 def produce_cluster(cluster, plan, provider_of, auth, only: set[str], *, layout: bool = True):
