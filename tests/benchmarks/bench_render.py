@@ -36,7 +36,10 @@ measures, in one run, each tool as a fresh process the way a user runs it:
 
 Targets (issue 5), printed as PASS/FAIL: cold >= 50x faster than the naive pipeline
 extrapolated; no-op <= 10% of cold and 0 files changed; one-registry change <= 25% of
-cold; regops validate <= check-jsonschema; peak RSS <= 1 GiB. Medians over --repeat runs.
+cold; regops validate <= check-jsonschema; peak RSS <= 1 GiB. Medians over --repeat runs,
+except that each target is judged against the cold run least favourable to regops (the
+slowest for the naive ratio, the fastest for the no-op and change shares). An fs probe
+(plain Python creating 36,000 files) before and after shows how the file system behaved.
 
 Not a test: pytest collects only test_*.py, and CI does not run it.
 """
@@ -484,6 +487,28 @@ def rendered_password(output: Path, cluster: dict, namespace: str, secret_name: 
 # --------------------------------------------------------------------------- report
 
 
+def fs_probe(where: Path, files: int = 36000) -> tuple[float, float]:
+    """Seconds to create `files` small files in 200 x 9 directories with plain Python, and to delete them.
+
+    Not regops: a reading of the file system, whose speed at creating files can
+    change between runs on a shared machine; printed beside the results.
+    """
+    root = where / "fs-probe"
+    shutil.rmtree(root, ignore_errors=True)
+    per_dir = max(1, files // 1800)
+    start = time.perf_counter()
+    for c in range(200):
+        for n in range(9):
+            d = root / f"c{c}" / f"n{n}"
+            d.mkdir(parents=True)
+            for f in range(per_dir):
+                (d / f"f{f}.yaml").write_bytes(b"x" * 1500)
+    created = time.perf_counter() - start
+    start = time.perf_counter()
+    shutil.rmtree(root)
+    return created, time.perf_counter() - start
+
+
 def fmt_s(samples: list[float]) -> str:
     med = statistics.median(samples)
     return f"{med:.2f}" if len(samples) == 1 else f"{med:.2f} (min {min(samples):.2f})"
@@ -550,6 +575,8 @@ def _bench(args: argparse.Namespace, facts: list[tuple[str, str]], work: Path) -
         log(f"naive pipeline: {len(samples)} Secrets (run {r + 1}/{args.repeat})")
         naive.append(run_naive(samples, work / "naive", env))
 
+    probe_start = fs_probe(work)
+
     # 2. cold render into an empty directory
     cold: list[Run] = []
     output = work / "rendered"
@@ -597,9 +624,14 @@ def _bench(args: argparse.Namespace, facts: list[tuple[str, str]], work: Path) -
     registry_files, clusters_file, settings_file = bench_validate.config_files(config)
     vtimes, vparts, cjs_calls = bench_validate.measure(config, registry_files, clusters_file, settings_file, args.validate_reps, env)
 
+    probe_end = fs_probe(work)
+
     # ---------------------------------------------------------------- report
     cold_walls = [r.wall for r in cold]
-    cold_med = statistics.median(cold_walls)
+    # Each target is judged against the cold run least favourable to regops: the slowest
+    # for the naive ratio, the fastest for the no-op and change shares. (File creation on
+    # this kind of machine can slow down from one run to the next: see the fs probe.)
+    cold_slow, cold_fast = max(cold_walls), min(cold_walls)
     naive_per = statistics.median(naive)
     naive_total = naive_per * secrets
     noop_walls = [r.wall for r, _ in noop]
@@ -616,6 +648,8 @@ def _bench(args: argparse.Namespace, facts: list[tuple[str, str]], work: Path) -
         print(f"  {k:<22} {v}")
     print(f"  {'fleet':<22} {what}: {len(registries)} registries, {len(clusters)} clusters")
     print(f"  {'runs':<22} --repeat {args.repeat} (medians; min in brackets), validate {args.validate_reps} interleaved reps")
+    print(f"  {'fs probe':<22} 36,000 files created/deleted by plain Python in {work}: "
+          f"{probe_start[0]:.1f}/{probe_start[1]:.1f} s before the renders, {probe_end[0]:.1f}/{probe_end[1]:.1f} s after")
     if shutil.which("kubectl"):
         version = subprocess.run(["kubectl", "version", "--client"], capture_output=True, text=True).stdout.splitlines()[:1]
         print(f"  {'naive pipeline':<22} real kubectl ({shutil.which('kubectl')}, {' '.join(version)}); real Go sops encrypt")
@@ -632,24 +666,24 @@ def _bench(args: argparse.Namespace, facts: list[tuple[str, str]], work: Path) -
             "",
             "",
         ),
-        (f"naive extrapolated to {secrets} Secrets", f"{naive_total:.1f}", "", f"cold {naive_total / cold_med:.1f}x faster", f">= {TARGET_NAIVE_RATIO:.0f}x faster", verdict(naive_total / cold_med >= TARGET_NAIVE_RATIO)),
+        (f"naive extrapolated to {secrets} Secrets", f"{naive_total:.1f}", "", f"slowest cold {naive_total / cold_slow:.1f}x faster", f">= {TARGET_NAIVE_RATIO:.0f}x faster", verdict(naive_total / cold_slow >= TARGET_NAIVE_RATIO)),
         (f"regops render, cold ({files} files, {secrets} Secrets)", fmt_s(cold_walls), f"{files} written", "1.00x", "", ""),
         # files: every file of the tree, regops' own state files (.regops-*) included
         (
             "regops render, no-op re-render",
             fmt_s(noop_walls),
             str(noop_changed),
-            f"{statistics.median(noop_walls) / cold_med:.1%} of cold",
+            f"{statistics.median(noop_walls) / cold_fast:.1%} of fastest cold",
             f"<= {TARGET_NOOP:.0%}, 0 files",
-            verdict(statistics.median(noop_walls) <= TARGET_NOOP * cold_med and noop_changed == 0),
+            verdict(statistics.median(noop_walls) <= TARGET_NOOP * cold_fast and noop_changed == 0),
         ),
         (
             f"regops render, 1 password changed ({target['name']}, {expected_secrets} Secrets)",
             fmt_s(change_walls),
             f"{statistics.median(d.total for _, d in change):g}",
-            f"{statistics.median(change_walls) / cold_med:.1%} of cold",
+            f"{statistics.median(change_walls) / cold_fast:.1%} of fastest cold",
             f"<= {TARGET_CHANGE:.0%}",
-            verdict(statistics.median(change_walls) <= TARGET_CHANGE * cold_med and change_verified),
+            verdict(statistics.median(change_walls) <= TARGET_CHANGE * cold_fast and change_verified),
         ),
         ("regops validate", fmt_s(vtimes["regops validate"]), "", f"{val_med / cjs_med:.2f}x cjs", "<= 1.00x", verdict(val_med <= cjs_med)),
         (f"check-jsonschema ({len(cjs_calls)} invocations)", fmt_s(vtimes["check-jsonschema"]), "", "1.00x", "", ""),
