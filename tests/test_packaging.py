@@ -15,7 +15,7 @@ def test_wheel_runs_validate_and_renders_templates(tmp_path):
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", str(ROOT), "-w", str(tmp_path / "w")], check=True, capture_output=True, timeout=300)
     (wheel,) = (tmp_path / "w").glob("regops-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    for expected in ("compiler/schemas/registries.schema.json", "compiler/schemas/crds/helmrepository-source.toolkit.fluxcd.io-v1.json", "compiler/templates/secret.yaml.j2", "compiler/templates/flux/helmrepository.yaml.j2", "compiler/templates/argocd/ksops-generator.yaml.j2"):
+    for expected in ("compiler/schemas/registries.schema.json", "compiler/schemas/crds/helmrepository-source.toolkit.fluxcd.io-v1.json", "compiler/templates/secret.yaml.j2", "compiler/templates/flux/helmrepository.yaml.j2", "compiler/templates/argocd/ksops-generator.yaml.j2", "compiler/templates/init/registries.yaml.in", "compiler/schemas/crds/application-argoproj.io-v1alpha1.json"):
         assert expected in names
     target = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(target)
