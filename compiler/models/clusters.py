@@ -48,9 +48,9 @@ class Cluster(ClusterBehaviour, Strict):
 
 
 class ClustersFile(Strict):
-    """clusters.yaml"""
+    """clusters.yaml: the clusters that receive rendered output."""
 
     apiVersion: ApiVersion
-    kind: Literal["Clusters"] = Field(description="Clusters")
+    kind: Literal["Clusters"] = Field(description="Always Clusters.")
     clusters: list[Cluster] = Field(description="The clusters that receive output.")
     sops: SopsBlock | Optional = None

@@ -110,6 +110,6 @@ class RegistriesFile(Strict):
     """A registries file: registries.yaml or registries/*.yaml."""
 
     apiVersion: ApiVersion
-    kind: Literal["Registries"] = Field(description="Registries")
+    kind: Literal["Registries"] = Field(description="Always Registries.")
     registries: list[Registry] = Field(description="The registries of this file.")
     sops: SopsBlock | Optional = None

@@ -14,7 +14,7 @@ class SettingsFile(Strict):
     """regops.yaml: output directory and defaults."""
 
     apiVersion: ApiVersion
-    kind: Literal["Settings"] = Field(description="Settings")
+    kind: Literal["Settings"] = Field(description="Always Settings.")
     output: str = Field("rendered", min_length=1, description="Output directory, relative to the config directory.")
     secretNamePrefix: str = Field(
         "regcred-",
@@ -23,7 +23,7 @@ class SettingsFile(Strict):
         description="Prefix of generated Secret names (default regcred-).",
     )
     chartRefreshInterval: str = Field(
-        "10m", pattern=GO_DURATION, description="interval of chart-repository objects (default 10m)."
+        "10m", pattern=GO_DURATION, description="spec.interval of Flux HelmRepository objects (default 10m); Argo CD has no per-repository interval."
     )
     ecrRefreshInterval: str = Field(
         "1h", pattern=GO_DURATION, description="refreshInterval of ECR ExternalSecrets (default 1h); tokens last 12h."
