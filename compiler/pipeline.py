@@ -58,21 +58,40 @@ def _fail(where: str, message: str) -> RenderResult:
     return RenderResult([Problem(where, 0, 0, Severity.ERROR, message, "", RULE)])
 
 
-def run(request: RenderRequest, progress=None) -> RenderResult:
-    """progress, when given, is called with (clusters done, clusters total) as clusters finish."""
+@dataclasses.dataclass
+class Loaded:
+    """A validated config with its registries' decrypted credentials, or the problems that stopped it."""
+
+    problems: list[Problem]
+    files_checked: int
+    config: object = None
+    auth: dict = dataclasses.field(default_factory=dict)
+
+
+def load_decrypted(config_dir: Path, verbose: bool = False) -> Loaded:
+    """validate → decrypt: the stages `render`, `plan` and `verify` share."""
     from .validation import validate_config
 
-    validation = validate_config(request.config_dir)
+    validation = validate_config(config_dir)
     if not validation.ok:
-        return RenderResult(validation.problems, files_checked=len(validation.files))
+        return Loaded(validation.problems, len(validation.files))
     config = validation.config
 
     from .decryption import decrypt_registries, needs_decryption
 
     encrypted = [(doc.file, doc.file) for doc in config.registry_docs if needs_decryption(doc)]
-    decrypted = decrypt_registries(encrypted, verbose=request.verbose)
+    decrypted = decrypt_registries(encrypted, verbose=verbose)
     if decrypted.problems:
-        return RenderResult(decrypted.problems, files_checked=len(validation.files))
+        return Loaded(decrypted.problems, len(validation.files))
+    return Loaded([], len(validation.files), config, decrypted.auth)
+
+
+def run(request: RenderRequest, progress=None) -> RenderResult:
+    """progress, when given, is called with (clusters done, clusters total) as clusters finish."""
+    loaded = load_decrypted(request.config_dir, request.verbose)
+    if loaded.problems:
+        return RenderResult(loaded.problems, files_checked=loaded.files_checked)
+    config, decrypted = loaded.config, loaded
 
     registries = [loc.model for loc in config.registries]
     every = [loc.model for loc in config.clusters]

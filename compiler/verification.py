@@ -96,27 +96,20 @@ class VerifyResult:
 
 def run(request: VerifyRequest, *, transport=None) -> VerifyResult:
     """Check the selected registries. `transport` (an httpx transport) replaces the network in tests."""
-    from .validation import validate_config
+    from .pipeline import load_decrypted
 
-    validation = validate_config(request.config_dir)
-    if not validation.ok:
-        return VerifyResult(validation.problems, files_checked=len(validation.files))
-    config = validation.config
-
-    from .decryption import decrypt_registries, needs_decryption
-
-    encrypted = [(doc.file, doc.file) for doc in config.registry_docs if needs_decryption(doc)]
-    decrypted = decrypt_registries(encrypted, verbose=request.verbose)
-    if decrypted.problems:
-        return VerifyResult(decrypted.problems, files_checked=len(validation.files))
+    loaded = load_decrypted(request.config_dir, request.verbose)
+    if loaded.problems:
+        return VerifyResult(loaded.problems, files_checked=loaded.files_checked)
+    config, decrypted = loaded.config, loaded
 
     selected = [loc for loc in config.registries if not request.registries or any(fnmatchcase(loc.model.name, g) for g in request.registries)]
     if not selected:
         where = str(request.config_dir)
         message = f"--registry {' '.join(request.registries)} matches no registry"
-        return VerifyResult([Problem(where, 0, 0, Severity.ERROR, message, "", RULE)], files_checked=len(validation.files))
+        return VerifyResult([Problem(where, 0, 0, Severity.ERROR, message, "", RULE)], files_checked=loaded.files_checked)
     targets = [target(loc, decrypted.auth) for loc in selected]
-    return VerifyResult([], check_all(targets, request.timeout, transport=transport), len(validation.files))
+    return VerifyResult([], check_all(targets, request.timeout, transport=transport), loaded.files_checked)
 
 
 def target(loc, decrypted_auth: dict[str, dict[str, str]]) -> Target:
