@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from verifykit import REGISTRY_BIN, SKIP_REASON, Pki, Registry, TokenIssuer
+from verifykit import REGISTRY_BIN, SKIP_REASON, USERS, Pki, Registry, TokenIssuer
 
-# Accounts of the test registries. Passwords look like real ones, so that a leak is findable.
-USERS = {"alice": "s3cret-Alice-pw-7f3a9c", "pusher": "pusher-pw-0b1e55", "carol": "Carol-only-demo-pw-42d1"}
 # Token grants: alice may pull team/charts/demo and pull (nothing stored) team/charts; carol only her own.
 GRANTS = {
     "alice": {"team/charts/demo": {"pull"}, "team/charts": {"pull"}},

@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import USERS
+from verifykit import USERS
 from verifykit import CONFIG_KEY, ROOT, registry_entry, verify, write_config
 
 USER = "leaky-user"

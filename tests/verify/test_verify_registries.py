@@ -8,7 +8,7 @@ person acts on, and for the safety rules, what the servers actually received.
 from __future__ import annotations
 
 import pytest
-from conftest import USERS
+from verifykit import USERS
 from verifykit import (
     Recorder,
     Registry,

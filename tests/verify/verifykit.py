@@ -39,6 +39,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from compiler.cli import cli
 from compiler.sopsbin import sops_binary_path
 
+# Accounts of the test registries (conftest, tests). Passwords look like real ones, so that a leak is findable.
+USERS = {"alice": "s3cret-Alice-pw-7f3a9c", "pusher": "pusher-pw-0b1e55", "carol": "Carol-only-demo-pw-42d1"}
+
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG_KEY = ROOT / "examples" / "basic" / "keys" / "config.agekey"
 CONFIG_RECIPIENT = "age1pum7ehuqyd2xtwr06uhadfchgna9r3guf60ng3kzxxq9q9v27ssqx0pkg0"
