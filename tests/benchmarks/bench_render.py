@@ -38,8 +38,8 @@ Targets (issue 5), printed as PASS/FAIL: cold >= 50x faster than the naive pipel
 extrapolated; no-op <= 10% of cold and 0 files changed; one-registry change <= 25% of
 cold; regops validate <= check-jsonschema; peak RSS <= 1 GiB. Medians over --repeat runs,
 except that each target is judged against the cold run least favourable to regops (the
-slowest for the naive ratio, the fastest for the no-op and change shares). An fs probe
-(plain Python creating 36,000 files) before and after shows how the file system behaved.
+slowest for the naive ratio, the fastest for the no-op and change shares). Each cold run
+renders into a fresh directory and nothing is deleted between them (see the comment there).
 
 Not a test: pytest collects only test_*.py, and CI does not run it.
 """
@@ -487,28 +487,6 @@ def rendered_password(output: Path, cluster: dict, namespace: str, secret_name: 
 # --------------------------------------------------------------------------- report
 
 
-def fs_probe(where: Path, files: int = 36000) -> tuple[float, float]:
-    """Seconds to create `files` small files in 200 x 9 directories with plain Python, and to delete them.
-
-    Not regops: a reading of the file system, whose speed at creating files can
-    change between runs on a shared machine; printed beside the results.
-    """
-    root = where / "fs-probe"
-    shutil.rmtree(root, ignore_errors=True)
-    per_dir = max(1, files // 1800)
-    start = time.perf_counter()
-    for c in range(200):
-        for n in range(9):
-            d = root / f"c{c}" / f"n{n}"
-            d.mkdir(parents=True)
-            for f in range(per_dir):
-                (d / f"f{f}.yaml").write_bytes(b"x" * 1500)
-    created = time.perf_counter() - start
-    start = time.perf_counter()
-    shutil.rmtree(root)
-    return created, time.perf_counter() - start
-
-
 def fmt_s(samples: list[float]) -> str:
     med = statistics.median(samples)
     return f"{med:.2f}" if len(samples) == 1 else f"{med:.2f} (min {min(samples):.2f})"
@@ -575,13 +553,13 @@ def _bench(args: argparse.Namespace, facts: list[tuple[str, str]], work: Path) -
         log(f"naive pipeline: {len(samples)} Secrets (run {r + 1}/{args.repeat})")
         naive.append(run_naive(samples, work / "naive", env))
 
-    probe_start = fs_probe(work)
-
     # 2. cold render into an empty directory
     cold: list[Run] = []
-    output = work / "rendered"
     for r in range(args.repeat):
-        shutil.rmtree(output, ignore_errors=True)
+        # A fresh directory each time, and no tree deleted just before: ext4 makes creating
+        # files slow for a minute or more after many were deleted (its inode allocator skips
+        # recently deleted inodes), which would charge a cold render for the bench's clean-up.
+        output = work / f"rendered-{r + 1}"
         log(f"cold render (run {r + 1}/{args.repeat})")
         cold.append(_require("cold render", run_timed([regops, "render", "--config", str(config), "--output", str(output)], env, sample_rss=True)))
     files, secrets, per_registry = count_tree(output)
@@ -624,13 +602,11 @@ def _bench(args: argparse.Namespace, facts: list[tuple[str, str]], work: Path) -
     registry_files, clusters_file, settings_file = bench_validate.config_files(config)
     vtimes, vparts, cjs_calls = bench_validate.measure(config, registry_files, clusters_file, settings_file, args.validate_reps, env)
 
-    probe_end = fs_probe(work)
-
     # ---------------------------------------------------------------- report
     cold_walls = [r.wall for r in cold]
     # Each target is judged against the cold run least favourable to regops: the slowest
     # for the naive ratio, the fastest for the no-op and change shares. (File creation on
-    # this kind of machine can slow down from one run to the next: see the fs probe.)
+    # this kind of machine can vary between runs: see the cold runs in the details.)
     cold_slow, cold_fast = max(cold_walls), min(cold_walls)
     naive_per = statistics.median(naive)
     naive_total = naive_per * secrets
@@ -648,8 +624,6 @@ def _bench(args: argparse.Namespace, facts: list[tuple[str, str]], work: Path) -
         print(f"  {k:<22} {v}")
     print(f"  {'fleet':<22} {what}: {len(registries)} registries, {len(clusters)} clusters")
     print(f"  {'runs':<22} --repeat {args.repeat} (medians; min in brackets), validate {args.validate_reps} interleaved reps")
-    print(f"  {'fs probe':<22} 36,000 files created/deleted by plain Python in {work}: "
-          f"{probe_start[0]:.1f}/{probe_start[1]:.1f} s before the renders, {probe_end[0]:.1f}/{probe_end[1]:.1f} s after")
     if shutil.which("kubectl"):
         version = subprocess.run(["kubectl", "version", "--client"], capture_output=True, text=True).stdout.splitlines()[:1]
         print(f"  {'naive pipeline':<22} real kubectl ({shutil.which('kubectl')}, {' '.join(version)}); real Go sops encrypt")
