@@ -7,6 +7,8 @@ import re
 
 import pytest
 
+from uxhelpers import screen as terminal_screen
+
 from compiler import progress as pg
 
 
@@ -30,22 +32,7 @@ class AsciiTty(Tty):
 
 
 def screen(raw: str) -> list[str]:
-    """What a terminal shows: each \\r returns to column 0 and later text overwrites."""
-    lines = []
-    for physical in raw.split("\n"):
-        cells: list[str] = []
-        col = 0
-        for ch in physical:
-            if ch == "\r":
-                col = 0
-                continue
-            if col < len(cells):
-                cells[col] = ch
-            else:
-                cells.append(ch)
-            col += 1
-        lines.append("".join(cells).rstrip())
-    return lines
+    return terminal_screen(raw, keep_blank=True)
 
 
 def bar(stream=None, *, tty=True, delay=0.5, columns=80):

@@ -87,7 +87,7 @@ def on_pipes(args: list[str], environ: dict[str, str], timeout: float = 120) -> 
     return Run(proc.returncode, proc.stdout, proc.stderr)
 
 
-def screen(raw: str) -> list[str]:
+def screen(raw: str, *, keep_blank: bool = False) -> list[str]:
     """What stays on a terminal: \\r returns to column 0, later text overwrites; colours dropped."""
     lines = []
     for physical in ANSI.sub("", raw).split("\n"):
@@ -103,7 +103,7 @@ def screen(raw: str) -> list[str]:
                 cells.append(ch)
             col += 1
         lines.append("".join(cells).rstrip())
-    return [line for line in lines if line]
+    return lines if keep_blank else [line for line in lines if line]
 
 
 def frames(raw: str) -> list[str]:
