@@ -6,7 +6,6 @@ import io
 import re
 
 import pytest
-
 from uxhelpers import screen as terminal_screen
 
 from compiler import progress as pg
