@@ -67,12 +67,44 @@ def decrypt_file(path: str, display: str, env: Mapping[str, str] | None = None, 
         return None, Problem(display, 0, 0, Severity.ERROR, "cannot decrypt: sops returned no JSON", "", RULE)
 
 
-def decrypt_registries(files: list[tuple[str, str]], *, verbose: bool = False) -> Decrypted:
-    """Decrypt (path, display) registries files concurrently; collect auth per registry."""
+class Early:
+    """sops started on files that look encrypted before validation has finished.
+
+    Its start-up and decryption (tens of milliseconds per file) overlap our
+    own checks; results are used only once validation passed, so sops' view
+    of an invalid file is never reported.
+    """
+
+    def __init__(self, paths: list[str], verbose: bool = False):
+        self._pool = ThreadPoolExecutor(max_workers=min(8, max(1, len(paths)))) if paths else None
+        self.futures = {p: self._pool.submit(decrypt_file, p, p, verbose=verbose) for p in paths} if self._pool else {}
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    @staticmethod
+    def looks_encrypted(path) -> bool:
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read(4 * 1024 * 1024 + 1)
+        except OSError:
+            return False
+        return data.startswith(b"sops:") or b"\nsops:" in data
+
+
+def decrypt_registries(files: list[tuple[str, str]], *, verbose: bool = False, early: Early | None = None) -> Decrypted:
+    """Decrypt (path, display) registries files concurrently; collect auth per registry.
+
+    Files that `early` already started are taken from there (display is the path then).
+    """
     auth: dict[str, dict[str, str]] = {}
     problems: list[Problem] = []
-    with ThreadPoolExecutor(max_workers=min(8, max(1, len(files)))) as pool:
-        results = list(pool.map(lambda f: decrypt_file(f[0], f[1], verbose=verbose), files))
+    started = early.futures if early is not None else {}
+    rest = [f for f in files if f[0] not in started]
+    with ThreadPoolExecutor(max_workers=min(8, max(1, len(rest)))) as pool:
+        pending = {f[0]: pool.submit(decrypt_file, f[0], f[1], verbose=verbose) for f in rest}
+        results = [(started.get(path) or pending[path]).result() for path, _ in files]
     for (path, display), (data, problem) in zip(files, results):
         if problem:
             problems.append(problem)

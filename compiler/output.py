@@ -115,10 +115,14 @@ class OutputTree:
         """Compare one directory (`prefix` '' is the root, else a cluster name) with what it should hold."""
         self.merge(*compare_dir(self.root, prefix, produced, self.key, self.seal, self.seal_params, extra_state))
 
-    def keep_dir(self, prefix: str, state: st.DirState) -> None:
-        """A directory known to be current: nothing to write, but its files stay owned."""
-        self._plans.append(_DirPlan(prefix, {}, [], state, None))
-        self.diff.unchanged += len(state.files)
+    def keep_dir(self, prefix: str, files: int) -> None:
+        """A directory known to be current, of `files` files: nothing to write.
+
+        Its files stay owned; the worker that found it current also reported
+        its foreign files (find_foreign's `known`), so its state is not needed here.
+        """
+        self._plans.append(_DirPlan(prefix, {}, [], st.DirState({}), None))
+        self.diff.unchanged += files
 
     def written_entries(self) -> dict:
         """Stat-cache entries of the files the last commit wrote (see statcache)."""
@@ -155,10 +159,17 @@ class OutputTree:
                 self.diff.removed.append(f"{prefix}/{p}")
         self._plans.append(_DirPlan(prefix, {}, removes, st.DirState({}), None))
 
-    def find_foreign(self) -> None:
-        """Files in the tree that no state owns: reported, never touched."""
+    def find_foreign(self, known: dict[str, list[str]] | None = None) -> None:
+        """Files in the tree that no state owns: reported, never touched.
+
+        `known` holds what workers already found in cluster directories they
+        walked (see `foreign_in`); only the rest of the tree is walked here.
+        """
+        known = known or {}
         owned: set[str] = {st.STATE_FILE}
         for plan in self._plans:
+            if plan.prefix in known:
+                continue
             pre = f"{plan.prefix}/" if plan.prefix else ""
             owned.update(pre + p for p in plan.new_state.files)
             owned.update(pre + p for p in plan.removes)
@@ -166,19 +177,22 @@ class OutputTree:
         if not self.root.is_dir():
             return
         seen = {plan.prefix for plan in self._plans}
-        for entry in self.root.iterdir():
-            # clusters this run left alone (--cluster) still own their files
-            if entry.is_dir() and not entry.is_symlink() and entry.name not in seen:
-                other = st.load(entry / st.STATE_FILE)
-                if other is not None:
-                    owned.update(f"{entry.name}/{p}" for p in other.files)
-                    owned.add(f"{entry.name}/{st.STATE_FILE}")
-        for dirpath, dirnames, filenames in os.walk(self.root, followlinks=False):
-            rel_dir = os.path.relpath(dirpath, self.root)
-            for name in filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
-                rel = name if rel_dir == "." else f"{rel_dir}/{name}"
-                if rel not in owned:
-                    self.diff.foreign.append(rel)
+        for name in sorted(known):
+            self.diff.foreign.extend(f"{name}/{rel}" for rel in known[name])
+        for entry in os.scandir(self.root):
+            rel = entry.name
+            if entry.is_dir(follow_symlinks=False):
+                if rel in known:
+                    continue
+                if rel not in seen:
+                    # clusters this run left alone (--cluster) still own their files
+                    other = st.load(Path(entry.path) / st.STATE_FILE)
+                    if other is not None:
+                        owned.update(f"{rel}/{p}" for p in other.files)
+                        owned.add(f"{rel}/{st.STATE_FILE}")
+                self.diff.foreign.extend(f"{rel}/{p}" for p in foreign_in(Path(entry.path), owned, f"{rel}/"))
+            elif rel not in owned:
+                self.diff.foreign.append(rel)
         self.diff.foreign.sort()
 
     # ---- writing
@@ -217,6 +231,18 @@ class OutputTree:
         if self._staging is not None:
             _rmtree(self._staging)
             self._staging = None
+
+
+def foreign_in(base: Path, owned: set[str], prefix: str = "") -> list[str]:
+    """Paths under `base` (files, and symlinks to directories) whose `prefix + path` is not in `owned`."""
+    out = []
+    for dirpath, dirnames, filenames in os.walk(base, followlinks=False):
+        rel_dir = os.path.relpath(dirpath, base)
+        for name in filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
+            rel = name if rel_dir == "." else f"{rel_dir}/{name}"
+            if prefix + rel not in owned:
+                out.append(rel)
+    return out
 
 
 def _existing(path: Path) -> bytes | None:

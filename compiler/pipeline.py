@@ -69,18 +69,24 @@ class Loaded:
 
 
 def load_decrypted(config_dir: Path, verbose: bool = False) -> Loaded:
-    """validate → decrypt: the stages `render`, `plan` and `verify` share."""
+    """validate → decrypt: the stages `render`, `plan` and `verify` share.
+
+    sops starts on the registries files while validation runs (see decryption.Early).
+    """
+    from .decryption import Early, decrypt_registries, needs_decryption
+    from .discovery import discover
     from .validation import validate_config
 
-    validation = validate_config(config_dir)
-    if not validation.ok:
-        return Loaded(validation.problems, len(validation.files))
-    config = validation.config
-
-    from .decryption import decrypt_registries, needs_decryption
-
-    encrypted = [(doc.file, doc.file) for doc in config.registry_docs if needs_decryption(doc)]
-    decrypted = decrypt_registries(encrypted, verbose=verbose)
+    early = Early([str(p) for p in discover(config_dir).registries if Early.looks_encrypted(p)], verbose)
+    try:
+        validation = validate_config(config_dir)
+        if not validation.ok:
+            return Loaded(validation.problems, len(validation.files))
+        config = validation.config
+        encrypted = [(doc.file, doc.file) for doc in config.registry_docs if needs_decryption(doc)]
+        decrypted = decrypt_registries(encrypted, verbose=verbose, early=early)
+    finally:
+        early.close()
     if decrypted.problems:
         return Loaded(decrypted.problems, len(validation.files))
     return Loaded([], len(validation.files), config, decrypted.auth)
@@ -206,19 +212,21 @@ def _render_into(tree, request, config, registries, every, selected, auth, outpu
     plans = []
     from . import statcache
 
-    cache = statcache.load(output)
     seen: dict = {}
     digests = _cluster_digests(config, auth, key)
-    shared = (registries, config.settings, auth, output, key, params, cache, request.plans)
+    shared = (registries, config.settings, auth, output, key, params, request.plans)
     reach = {loc.model.name: [r.model for r, avail in zip(config.registries, config.available) if loc.model.name in avail] for loc in config.clusters}
     jobs = [(c, digests[c.name], reach[c.name]) for c in selected]
     if progress is not None:
         progress(0, len(jobs))
-    for name, found, plan, compared, counts, learnt in _cluster_results(jobs, shared, request.jobs):
+    foreign: dict[str, list[str]] = {}
+    for name, found, plan, compared, counts, learnt, strangers in _cluster_results(jobs, shared, request.jobs):
+        if strangers is not None:
+            foreign[name] = strangers
         problems.extend(found)
         if plan is not None:
             plans.append(plan)
-        if isinstance(compared, st.DirState):
+        if isinstance(compared, int):  # skipped: that many files, all current
             tree.keep_dir(name, compared)
         elif compared is not None:
             tree.merge(*compared)
@@ -238,14 +246,14 @@ def _render_into(tree, request, config, registries, every, selected, auth, outpu
     if key_bytes is not None:
         root.append(out.Produced(st.KEY_FILE, content=key_bytes))
     tree.add_dir("", root, extra_state={"clusters": owned_clusters})
-    tree.find_foreign()
+    tree.find_foreign(foreign)
     if problems:
         return RenderResult(problems, output, results, diff=tree.diff)
     if not request.check:
         tree.commit()
         seen.update(tree.written_entries())
     if seen:
-        statcache.save(output, {**cache, **seen})
+        statcache.save(output, seen)
     return RenderResult([], output, results, diff=tree.diff, sealed=tree.sealed, plans=plans)
 
 
@@ -337,7 +345,8 @@ def _cluster_job(job):
     from .rendering import kustomization_files
 
     cluster, digest, available = job
-    registries, settings, auth, root, key, params, cache, want_plans = _SHARED
+    registries, settings, auth, root, key, params, want_plans = _SHARED
+    cache = statcache.load(root, cluster.name)
     base = root / cluster.name
     old = st.load(base / st.STATE_FILE) or st.DirState({})
     learnt: dict = {}
@@ -346,10 +355,12 @@ def _cluster_job(job):
     def intact(rel: str, sha256: str) -> bool:
         return statcache.intact(prefix + rel, f"{cluster.name}/{rel}", sha256, cache, learnt)
 
-    if old.input == digest and old.files and all(intact(rel, f.sha256) for rel, f in old.files.items()):
-        plan = plan_cluster(cluster, registries, settings, available) if want_plans else None
-        counts = (len(old.files), sum(1 for f in old.files.values() if f.hmac))
-        return cluster.name, [], plan, old, counts, learnt
+    if old.input == digest and old.files:
+        whole, strangers = _scan_kept(base, old, cluster.name, cache, learnt)
+        if whole:
+            plan = plan_cluster(cluster, registries, settings, available) if want_plans else None
+            counts = (len(old.files), sum(1 for f in old.files.values() if f.hmac))
+            return cluster.name, [], plan, len(old.files), counts, learnt, strangers
 
     plan = plan_cluster(cluster, registries, settings, available)
     provider_of = {r.name: r.provider for r in registries}
@@ -371,14 +382,14 @@ def _cluster_job(job):
     produced, found = produce_cluster(cluster, plan, provider_of, auth, todo, layout=not all(f in kept for f in layout_files))
     counts = (len(plan.intents) + 1, sum(1 for i in plan.intents if i.secret))
     if found:
-        return cluster.name, found, plan, None, counts, learnt
+        return cluster.name, found, plan, None, counts, learnt, None
     compared = out.compare_dir(
         root, cluster.name, produced, key, lambda obj, rcpt: sealing.seal(obj, list(rcpt)), params,
         {"input": digest}, kept=kept, inputs=inputs, old=old,
     )
     files = compared[0].new_state.files  # counted as a skipped cluster counts them
     counts = (len(files), sum(1 for f in files.values() if f.hmac))
-    return cluster.name, [], plan, compared, counts, learnt
+    return cluster.name, [], plan, compared, counts, learnt, _strangers(base, compared[0].new_state, compared[0].removes)
 
 
 def _layout_fingerprint(plan, key: bytes) -> str:
@@ -397,6 +408,52 @@ def _auth_fingerprint(registry: str, auth, key: bytes) -> str:
     if found is None:
         found = memo[registry] = st.input_fingerprint(key, tuple(sorted((auth.get(registry) or {}).items())))
     return found
+
+
+def _scan_kept(base: Path, old, name: str, cache, learnt) -> tuple[bool, list[str]]:
+    """One walk of a cluster directory whose inputs are unchanged: are all its files intact, and
+    which files are not regops'? (scandir's entries carry what lstat would say.)"""
+    from . import state as st
+    from . import statcache
+
+    files = old.files
+    found = 0
+    whole = True
+    strangers: list[str] = []
+    stack = [(os.fspath(base), "")]
+    while stack:
+        directory, rel_dir = stack.pop()
+        try:
+            entries = list(os.scandir(directory))
+        except OSError:
+            return False, []
+        for entry in entries:
+            rel = rel_dir + entry.name
+            if entry.is_dir(follow_symlinks=False):
+                stack.append((entry.path, rel + "/"))
+                continue
+            owned = files.get(rel)
+            if owned is None:
+                if rel != st.STATE_FILE:
+                    strangers.append(rel)
+                continue
+            found += 1
+            if whole:
+                try:
+                    info = entry.stat(follow_symlinks=False)
+                except OSError:
+                    whole = False
+                    continue
+                whole = statcache.intact(entry.path, f"{name}/{rel}", owned.sha256, cache, learnt, info)
+    return whole and found == len(files), strangers
+
+
+def _strangers(base: Path, state, removes: list[str]) -> list[str]:
+    """Files in one cluster directory that regops does not own (walked here, in the worker)."""
+    from . import output as out
+    from . import state as st
+
+    return out.foreign_in(base, {*state.files, *removes, st.STATE_FILE})
 
 
 def _input_fingerprint(intent, plan, cluster, provider_of, auth, key: bytes) -> str:
