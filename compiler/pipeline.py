@@ -364,7 +364,7 @@ def _cluster_job(job):
 
     plan = plan_cluster(cluster, registries, settings, available)
     provider_of = {r.name: r.provider for r in registries}
-    inputs = {i.path: _input_fingerprint(i, plan, cluster, provider_of, auth, key) for i in plan.intents}
+    inputs = _input_fingerprints(plan, cluster, provider_of, auth, key)
     kept = {}
     for intent in plan.intents:
         before = old.files.get(intent.path)
@@ -456,39 +456,43 @@ def _strangers(base: Path, state, removes: list[str]) -> list[str]:
     return out.foreign_in(base, {*state.files, *removes, st.STATE_FILE})
 
 
-def _input_fingerprint(intent, plan, cluster, provider_of, auth, key: bytes) -> str:
-    from . import __version__, manifests, state as st
+def _input_fingerprints(plan, cluster, provider_of, auth, key: bytes) -> dict[str, str]:
+    """Per file of the plan, a keyed fingerprint of what it is rendered from.
 
-    registry = intent.registry or ""
-    if not intent.secret:
-        # The same non-secret object recurs across clusters: fingerprint it once per process.
-        memo = _MEMO.setdefault("inputs", {})
-        ident = (intent.template, intent.path, repr(intent.params), provider_of.get(registry), cluster.kubernetesVersion)
-        found = memo.get(ident)
-        if found is None:
-            found = memo[ident] = st.input_fingerprint(key, (
-                __version__, _templates_digest(), intent.template, intent.path, ident[2], ident[3], (), (),
-                manifests.schema_identity(cluster.kubernetesVersion, *_api_kind(intent)),
-            ))
-        return found
-    parts = (
-        __version__,
-        _templates_digest(),
-        intent.template,
-        intent.path,
-        repr(intent.params),
-        provider_of.get(registry),
-        _auth_fingerprint(registry, auth, key),
-        plan.recipients if intent.secret else (),
-        manifests.schema_identity(cluster.kubernetesVersion, *_api_kind(intent)),
-    )
-    return st.input_fingerprint(key, parts)
-
-
-def _api_kind(intent) -> tuple[str, str]:
+    Hot on a change (every intent of every affected cluster): imports, schema
+    identities and the constant parts are looked up once per cluster, and a
+    non-secret object recurring across clusters is fingerprinted once per process.
+    """
+    from . import __version__, manifests
+    from .state import input_fingerprint
     from .rendering import API_VERSIONS
 
-    return API_VERSIONS[intent.kind], intent.kind
+    version = cluster.kubernetesVersion
+    templates = _templates_digest()
+    identities: dict[str, str] = {}
+    memo = _MEMO.setdefault("inputs", {})
+    out = {}
+    for intent in plan.intents:
+        registry = intent.registry or ""
+        ident = identities.get(intent.kind)
+        if ident is None:
+            ident = identities[intent.kind] = manifests.schema_identity(version, API_VERSIONS[intent.kind], intent.kind)
+        params = repr(intent.params)
+        provider = provider_of.get(registry)
+        if not intent.secret:
+            memo_key = (intent.template, intent.path, params, provider, version)
+            found = memo.get(memo_key)
+            if found is None:
+                found = memo[memo_key] = input_fingerprint(key, (
+                    __version__, templates, intent.template, intent.path, params, provider, (), (), ident,
+                ))
+            out[intent.path] = found
+            continue
+        out[intent.path] = input_fingerprint(key, (
+            __version__, templates, intent.template, intent.path, params, provider,
+            _auth_fingerprint(registry, auth, key), plan.recipients, ident,
+        ))
+    return out
 
 
 def _intact(path: Path, sha256: str) -> bool:
