@@ -110,6 +110,8 @@ def render_report(result, fmt: str, *, check: bool, quiet: bool, verbose: bool =
         }
         return json.dumps(doc, indent=2) + "\n"
     lines = []
+    if quiet and not check:
+        return ""  # -q: only problems; what a render wrote is not one (render --check -q lists what is stale)
     verb = "would be " if check else ""
     for label, paths in (("added", diff.added), ("changed", diff.changed), ("removed", diff.removed)):
         if not (check or verbose) and label == "added":
@@ -119,7 +121,7 @@ def render_report(result, fmt: str, *, check: bool, quiet: bool, verbose: bool =
                 lines.append(f"::error file={_escape_property(str(result.output) + '/' + path)},title=regops render --check::{path} {verb}{label}; run regops render and commit")
             else:
                 lines.append(f"{palette.paint(label[0].upper(), _CHANGE_STYLE[label])} {path}")
-    for path in diff.foreign:
+    for path in diff.foreign if not quiet else ():
         lines.append(f"{palette.paint('?', 'yellow')} {path} (not written by regops, left alone)")
     if not quiet:
         if not check:

@@ -68,6 +68,13 @@ def test_render_quiet_success_is_silent_and_verbose_lists_every_file(cfg, tmp_pa
     assert len(added) == 138
     quiet = run("-q", "render", "--config", str(cfg), "--output", str(out))
     assert quiet.exit_code == 0 and quiet.output == ""
+    # a render that rewrites files is just as quiet: what it wrote is no problem
+    victim = next(p for p in sorted(out.rglob("*.yaml")) if "kustomization" not in p.name and p.parent != out)
+    victim.write_text(victim.read_text() + "# edited by hand\n")
+    (out / "notes.txt").write_text("mine\n")
+    quiet = run("-q", "render", "--config", str(cfg), "--output", str(out))
+    assert quiet.exit_code == 0 and quiet.output == ""
+    assert "edited by hand" not in victim.read_text()
 
 
 def test_render_check_quiet_still_lists_drift(cfg, tmp_path):
