@@ -338,9 +338,8 @@ def _cluster_job(job):
     no-op render, or a change to one registry, costs in proportion to what changed.
     """
     from . import output as out
-    from . import sealing
+    from . import sealing, statcache
     from . import state as st
-    from . import statcache
     from .planning import plan_cluster
     from .rendering import kustomization_files
 
@@ -393,7 +392,8 @@ def _cluster_job(job):
 
 
 def _layout_fingerprint(plan, key: bytes) -> str:
-    from . import __version__, state as st
+    from . import __version__
+    from . import state as st
 
     files = tuple(sorted((i.path, i.secret) for i in plan.intents))
     return st.input_fingerprint(key, ("layout", __version__, _templates_digest(), plan.sync_tool, files))
@@ -413,8 +413,8 @@ def _auth_fingerprint(registry: str, auth, key: bytes) -> str:
 def _scan_kept(base: Path, old, name: str, cache, learnt) -> tuple[bool, list[str]]:
     """One walk of a cluster directory whose inputs are unchanged: are all its files intact, and
     which files are not regops'? (scandir's entries carry what lstat would say.)"""
-    from . import state as st
     from . import statcache
+    from . import state as st
 
     files = old.files
     found = 0
@@ -464,8 +464,8 @@ def _input_fingerprints(plan, cluster, provider_of, auth, key: bytes) -> dict[st
     non-secret object recurring across clusters is fingerprinted once per process.
     """
     from . import __version__, manifests
-    from .state import input_fingerprint
     from .rendering import API_VERSIONS
+    from .state import input_fingerprint
 
     version = cluster.kubernetesVersion
     templates = _templates_digest()
@@ -493,15 +493,6 @@ def _input_fingerprints(plan, cluster, provider_of, auth, key: bytes) -> dict[st
             _auth_fingerprint(registry, auth, key), plan.recipients, ident,
         ))
     return out
-
-
-def _intact(path: Path, sha256: str) -> bool:
-    from . import state as st
-
-    try:
-        return not path.is_symlink() and st.sha256(path.read_bytes()) == sha256
-    except OSError:
-        return False
 
 
 def _templates_digest() -> str:
