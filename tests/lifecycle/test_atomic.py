@@ -19,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+from treekit import consistent
+
 from compiler import state as st
 
 KILLS = int(os.environ.get("REGOPS_KILLS", "24"))
@@ -40,17 +42,6 @@ def comparable(files: dict[str, bytes]) -> dict[str, object]:
         else:
             out[path] = data
     return out
-
-
-def consistent(root: Path) -> bool:
-    """Every sealed file matches the sha256 its directory's state records."""
-    for state_file in root.rglob(st.STATE_FILE):
-        doc = json.loads(state_file.read_bytes())
-        for rel, entry in doc["files"].items():
-            f = state_file.parent / rel
-            if not f.is_file() or st.sha256(f.read_bytes()) != entry["sha256"]:
-                return False
-    return True
 
 
 def render_cmd(config) -> list[str]:

@@ -6,6 +6,8 @@ import ctypes
 import json
 from pathlib import Path
 
+from treekit import consistent  # noqa: F401  (re-exported: the tests use fh.consistent)
+
 from compiler import state as st
 
 _CAP_DAC_OVERRIDE = 1
@@ -51,17 +53,6 @@ def comparable(files: dict) -> dict:
         else:
             out[path] = data
     return out
-
-
-def consistent(root: Path) -> bool:
-    """Every file the states list exists and has the sha256 they record."""
-    for state_file in root.rglob(st.STATE_FILE):
-        doc = json.loads(state_file.read_bytes())
-        for rel, entry in doc["files"].items():
-            f = state_file.parent / rel
-            if not f.is_file() or st.sha256(f.read_bytes()) != entry["sha256"]:
-                return False
-    return True
 
 
 class _Header(ctypes.Structure):
