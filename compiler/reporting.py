@@ -55,22 +55,28 @@ def as_json(problems: list[Problem], errors: int, warnings: int, files: int) -> 
     return json.dumps(doc, indent=2) + "\n"
 
 
-def _escape_data(s: str) -> str:
-    return s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+# Characters other than \r and \n that some readers of a log take for line breaks: an
+# annotation must stay one line, so they are shown as escapes.
+_OTHER_BREAKS = {c: f"\\u{ord(c):04x}" for c in "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"}
 
 
-def _escape_property(s: str) -> str:
-    return _escape_data(s).replace(":", "%3A").replace(",", "%2C")
+def annotation_text(s: str) -> str:
+    s = s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return s.translate(str.maketrans(_OTHER_BREAKS)) if any(c in s for c in _OTHER_BREAKS) else s
+
+
+def annotation_property(s: str) -> str:
+    return annotation_text(s).replace(":", "%3A").replace(",", "%2C")
 
 
 def github(problems: list[Problem], errors: int, warnings: int, files: int) -> str:
     lines = []
     for p in problems:
-        props = [f"file={_escape_property(p.file)}"]
+        props = [f"file={annotation_property(p.file)}"]
         if p.line:
             props += [f"line={p.line}", f"col={p.col}"]
-        props.append(f"title={_escape_property('regops ' + (p.path or p.rule or 'config'))}")
-        lines.append(f"::{p.severity.value} {','.join(props)}::{_escape_data(p.message)}")
+        props.append(f"title={annotation_property('regops ' + (p.path or p.rule or 'config'))}")
+        lines.append(f"::{p.severity.value} {','.join(props)}::{annotation_text(p.message)}")
     lines.append(summary(errors, warnings, files))
     return "\n".join(lines) + "\n"
 
@@ -118,7 +124,7 @@ def render_report(result, fmt: str, *, check: bool, quiet: bool, verbose: bool =
             continue  # a first render would list every file
         for path in paths:
             if fmt == "github" and check:
-                lines.append(f"::error file={_escape_property(str(result.output) + '/' + path)},title=regops render --check::{path} {verb}{label}; run regops render and commit")
+                lines.append(f"::error file={annotation_property(str(result.output) + '/' + path)},title=regops render --check::{annotation_text(path)} {verb}{label}; run regops render and commit")
             else:
                 lines.append(f"{palette.paint(label[0].upper(), _CHANGE_STYLE[label])} {path}")
     for path in diff.foreign if not quiet else ():

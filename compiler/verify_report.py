@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Callable
 
 from .oci_handshake import OK, SKIPPED, STATUSES
+from .reporting import annotation_text, annotation_property
 
 
 def summary(result) -> str:
@@ -64,21 +65,13 @@ def as_json(result, *, verbose: bool = False, quiet: bool = False) -> str:
     return json.dumps(doc, indent=2) + "\n"
 
 
-def _escape_data(s: str) -> str:
-    return s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _escape_property(s: str) -> str:
-    return _escape_data(s).replace(":", "%3A").replace(",", "%2C")
-
-
 def github(result, *, verbose: bool = False, quiet: bool = False) -> str:
     """An annotation on the registry's (or chart repository's) line for each failure; skips as notices."""
     lines = []
 
     def annotate(level: str, place, title: str, message: str) -> None:
-        props = f"file={_escape_property(place.file)},line={place.line},col={place.col},title={_escape_property(title)}"
-        lines.append(f"::{level} {props}::{_escape_data(message)}")
+        props = f"file={annotation_property(place.file)},line={place.line},col={place.col},title={annotation_property(title)}"
+        lines.append(f"::{level} {props}::{annotation_text(message)}")
 
     for r in result.registries:
         title = f"regops verify {r.name}"
