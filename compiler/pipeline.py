@@ -97,7 +97,7 @@ def run(request: RenderRequest, progress=None) -> RenderResult:
     loaded = load_decrypted(request.config_dir, request.verbose)
     if loaded.problems:
         return RenderResult(loaded.problems, files_checked=loaded.files_checked)
-    config, decrypted = loaded.config, loaded
+    config = loaded.config
 
     registries = [loc.model for loc in config.registries]
     every = [loc.model for loc in config.clusters]
@@ -112,10 +112,10 @@ def run(request: RenderRequest, progress=None) -> RenderResult:
 
     try:
         if request.check:
-            return _render(request, config, registries, every, selected, decrypted.auth, output, progress)
+            return _render(request, config, registries, every, selected, loaded.auth, output, progress)
         with out.locked(output, wait=request.wait):
             out.clean_leftovers(output)
-            return _render(request, config, registries, every, selected, decrypted.auth, output, progress)
+            return _render(request, config, registries, every, selected, loaded.auth, output, progress)
     except out.OutputError as exc:
         return _fail(str(output), str(exc))
     except OSError as exc:

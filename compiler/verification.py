@@ -101,14 +101,14 @@ def run(request: VerifyRequest, *, transport=None) -> VerifyResult:
     loaded = load_decrypted(request.config_dir, request.verbose)
     if loaded.problems:
         return VerifyResult(loaded.problems, files_checked=loaded.files_checked)
-    config, decrypted = loaded.config, loaded
+    config = loaded.config
 
     selected = [loc for loc in config.registries if not request.registries or any(fnmatchcase(loc.model.name, g) for g in request.registries)]
     if not selected:
         where = str(request.config_dir)
         message = f"--registry {' '.join(request.registries)} matches no registry"
         return VerifyResult([Problem(where, 0, 0, Severity.ERROR, message, "", RULE)], files_checked=loaded.files_checked)
-    targets = [target(loc, decrypted.auth) for loc in selected]
+    targets = [target(loc, loaded.auth) for loc in selected]
     return VerifyResult([], check_all(targets, request.timeout, transport=transport), loaded.files_checked)
 
 
